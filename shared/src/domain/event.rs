@@ -1,0 +1,115 @@
+//! Event records: one per state change, committed atomically with it. They are what webhooks
+//! deliver and what `GET /v1/events` lists, so none may be lost or doubled.
+
+use super::chain::Environment;
+use super::ids::{EventId, OrgId};
+use super::time::{self, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventType {
+    #[serde(rename = "payout.created")]
+    PayoutCreated,
+    #[serde(rename = "payout.updated")]
+    PayoutUpdated,
+    #[serde(rename = "payout.approved")]
+    PayoutApproved,
+    #[serde(rename = "payout.pending_execution")]
+    PayoutPendingExecution,
+    #[serde(rename = "payout.canceled")]
+    PayoutCanceled,
+    #[serde(rename = "payout.executed")]
+    PayoutExecuted,
+    #[serde(rename = "payout.verifying")]
+    PayoutVerifying,
+    #[serde(rename = "payout.settled")]
+    PayoutSettled,
+    #[serde(rename = "payout.failed")]
+    PayoutFailed,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 9] = [
+        EventType::PayoutCreated,
+        EventType::PayoutUpdated,
+        EventType::PayoutApproved,
+        EventType::PayoutPendingExecution,
+        EventType::PayoutCanceled,
+        EventType::PayoutExecuted,
+        EventType::PayoutVerifying,
+        EventType::PayoutSettled,
+        EventType::PayoutFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::PayoutCreated => "payout.created",
+            EventType::PayoutUpdated => "payout.updated",
+            EventType::PayoutApproved => "payout.approved",
+            EventType::PayoutPendingExecution => "payout.pending_execution",
+            EventType::PayoutCanceled => "payout.canceled",
+            EventType::PayoutExecuted => "payout.executed",
+            EventType::PayoutVerifying => "payout.verifying",
+            EventType::PayoutSettled => "payout.settled",
+            EventType::PayoutFailed => "payout.failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event record. `data` is the public object as it was right after the change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub event_type: EventType,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    /// The resource the event is about (e.g. the payout id), for filtering and tracing.
+    pub subject_id: String,
+    pub data: Box<serde_json::value::RawValue>,
+    #[serde(with = "time::rfc3339")]
+    pub created_at: Timestamp,
+    /// Set once the event is on the bus; unpublished events are picked up again by sweeps.
+    #[serde(default, with = "time::rfc3339::option")]
+    pub published_at: Option<Timestamp>,
+}
+
+impl Event {
+    pub fn new(event_type: EventType, org_id: OrgId, environment: Environment, subject_id: String, data: &impl Serialize, now: Timestamp) -> Result<Event, serde_json::Error> {
+        let data = serde_json::value::to_raw_value(data)?;
+        Ok(Event { id: EventId::generate(), event_type, org_id, environment, subject_id, data, created_at: now, published_at: None })
+    }
+
+    /// The public shape, also the webhook delivery body: `{event_id, type, data, created_at}`.
+    pub fn view(&self) -> EventView {
+        EventView {
+            event_id: self.id.to_string(),
+            event_type: self.event_type,
+            data: self.data.clone(),
+            created_at: time::to_rfc3339(&time::whole_seconds(self.created_at)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    #[schema(example = "evt_0123456789abcdef01234567")]
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// The payout intent as it was right after the change.
+    #[schema(value_type = crate::domain::payout::PayoutView)]
+    pub data: Box<serde_json::value::RawValue>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}

@@ -1,0 +1,10 @@
+//! Pure domain: no I/O, no SDKs.
+
+pub mod address;
+pub mod chain;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod org;
+pub mod payout;
+pub mod time;

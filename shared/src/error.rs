@@ -1,0 +1,170 @@
+//! The one error type of the API, and its one mapping to HTTP.
+//!
+//! Body: `{"error": {"type", "code", "message", "param"}}`. A 500 never carries internals: the
+//! cause is logged (with the request id) and the client gets a fixed message.
+
+use http::StatusCode;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    InvalidRequest,
+    AuthenticationError,
+    PermissionError,
+    NotFound,
+    IdempotencyConflict,
+    Conflict,
+    RateLimited,
+    InternalError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub error_type: ErrorType,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+    /// Status for the few invalid_request cases that HTTP names more precisely (405, 413, 415).
+    status_override: Option<StatusCode>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    #[serde(rename = "type")]
+    pub error_type: ErrorType,
+    pub code: String,
+    pub message: String,
+    #[schema(nullable)]
+    pub param: Option<String>,
+}
+
+impl ApiError {
+    fn new(error_type: ErrorType, code: &'static str, message: impl Into<String>, param: Option<&str>) -> ApiError {
+        ApiError { error_type, code, message: message.into(), param: param.map(str::to_owned), status_override: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        if let Some(status) = self.status_override {
+            return status;
+        }
+        match self.error_type {
+            ErrorType::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorType::AuthenticationError => StatusCode::UNAUTHORIZED,
+            ErrorType::PermissionError => StatusCode::FORBIDDEN,
+            ErrorType::NotFound => StatusCode::NOT_FOUND,
+            ErrorType::IdempotencyConflict | ErrorType::Conflict => StatusCode::CONFLICT,
+            ErrorType::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorType::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail { error_type: self.error_type, code: self.code.to_owned(), message: self.message.clone(), param: self.param.clone() },
+        }
+    }
+
+    // 400 invalid_request
+    pub fn missing_field(param: &str) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "missing_required_field", format!("The '{param}' field is required."), Some(param))
+    }
+    pub fn invalid_field(param: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "invalid_field", message, Some(param))
+    }
+    pub fn unknown_field(param: &str) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "unknown_field", format!("Unknown field '{param}'."), Some(param))
+    }
+    pub fn unsupported_pair(param: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "unsupported_chain_token", message, Some(param))
+    }
+    pub fn invalid_json(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "invalid_json", message, None)
+    }
+    pub fn invalid_parameter(param: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "invalid_parameter", message, Some(param))
+    }
+    pub fn unknown_parameter(param: &str) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "unknown_parameter", format!("Unknown query parameter '{param}'."), Some(param))
+    }
+    pub fn invalid_cursor() -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "invalid_cursor", "The cursor is malformed or belongs to another query.", Some("cursor"))
+    }
+    pub fn invalid_idempotency_key(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "invalid_idempotency_key", message, Some("Idempotency-Key"))
+    }
+    pub fn body_too_large(limit: usize) -> ApiError {
+        let mut error = ApiError::new(ErrorType::InvalidRequest, "body_too_large", format!("The request body exceeds {limit} bytes."), None);
+        error.status_override = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        error
+    }
+    pub fn unsupported_media_type() -> ApiError {
+        let mut error = ApiError::new(ErrorType::InvalidRequest, "unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).", None);
+        error.status_override = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        error
+    }
+    pub fn method_not_allowed(method: &str, path: &str) -> ApiError {
+        let mut error = ApiError::new(ErrorType::InvalidRequest, "method_not_allowed", format!("{method} is not allowed on {path}."), None);
+        error.status_override = Some(StatusCode::METHOD_NOT_ALLOWED);
+        error
+    }
+
+    // 401 / 403
+    pub fn api_key_missing() -> ApiError {
+        ApiError::new(ErrorType::AuthenticationError, "api_key_missing", "No API key provided. Use 'Authorization: Bearer sk_live_…' or 'sk_test_…'.", None)
+    }
+    pub fn api_key_invalid() -> ApiError {
+        ApiError::new(ErrorType::AuthenticationError, "api_key_invalid", "The API key provided is invalid.", None)
+    }
+    pub fn plan_upgrade_required(feature: &str, minimum: &str) -> ApiError {
+        ApiError::new(ErrorType::PermissionError, "plan_upgrade_required", format!("{feature} in live mode need the {minimum} plan or above. Sandbox works on every plan."), None)
+    }
+
+    // 404
+    pub fn not_found(code: &'static str, what: &str, id: &str, param: &str) -> ApiError {
+        ApiError::new(ErrorType::NotFound, code, format!("No {what} found with ID {id}."), Some(param))
+    }
+    pub fn route_not_found(method: &str, path: &str) -> ApiError {
+        ApiError::new(ErrorType::NotFound, "route_not_found", format!("No route for {method} {path}."), None)
+    }
+
+    // 409
+    pub fn invalid_transition(current: &str, wanted: &str) -> ApiError {
+        ApiError::new(ErrorType::Conflict, "invalid_status_transition", format!("The payout intent is {current}; it cannot become {wanted}."), Some("status"))
+    }
+    pub fn not_editable(current: &str) -> ApiError {
+        ApiError::new(ErrorType::Conflict, "invalid_status_transition", format!("The payout intent is {current}; description and due_date can only change in draft."), None)
+    }
+    pub fn tx_hash_already_used() -> ApiError {
+        ApiError::new(ErrorType::Conflict, "tx_hash_already_used", "This transaction hash is already attached to another payout intent.", Some("tx_hash"))
+    }
+    pub fn concurrent_update() -> ApiError {
+        ApiError::new(ErrorType::Conflict, "concurrent_update", "The resource changed while this request was applied; retry the request.", None)
+    }
+    pub fn idempotency_key_reused() -> ApiError {
+        ApiError::new(ErrorType::IdempotencyConflict, "idempotency_key_reused", "This idempotency key was already used with different parameters.", None)
+    }
+    pub fn idempotency_in_progress() -> ApiError {
+        ApiError::new(ErrorType::IdempotencyConflict, "idempotency_request_in_progress", "A request with this idempotency key is still being processed; retry shortly.", None)
+    }
+
+    // 500
+    /// Logs the cause; the body says nothing about it.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(cause = %cause, "internal error");
+        ApiError::new(ErrorType::InternalError, "internal_server_error", "An unexpected error occurred.", None)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status().as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}

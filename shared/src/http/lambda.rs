@@ -1,0 +1,36 @@
+//! API Gateway (HTTP API, payload v2) → [`ApiRequest`], and back.
+
+use super::routes::Route;
+use super::{new_request_id, serve, ApiRequest, ApiResponse};
+use crate::service::App;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+pub fn to_api_request(request: Request) -> ApiRequest {
+    let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).filter(|id| !id.is_empty()).unwrap_or_else(new_request_id);
+    let (parts, body) = request.into_parts();
+    let body = match body {
+        Body::Empty => bytes::Bytes::new(),
+        Body::Text(text) => bytes::Bytes::from(text),
+        Body::Binary(bytes) => bytes::Bytes::from(bytes),
+        _ => bytes::Bytes::new(),
+    };
+    ApiRequest { query: ApiRequest::parse_query(parts.uri.query()), method: parts.method, path: parts.uri.path().to_owned(), headers: parts.headers, body, request_id }
+}
+
+pub fn to_lambda_response(response: ApiResponse) -> Response<Body> {
+    let mut builder = Response::builder().status(response.status);
+    for (name, value) in response.headers {
+        builder = builder.header(name, value);
+    }
+    let body = if response.body.is_empty() { Body::Empty } else { Body::Text(String::from_utf8_lossy(&response.body).into_owned()) };
+    builder.body(body).unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// Runs a per-route Lambda: the app is built once, each invocation is served by `serve`.
+pub async fn run_route(app: App, route: Route) -> Result<(), lambda_http::Error> {
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(to_lambda_response(serve(app, to_api_request(request), Some(route)).await))
+    }))
+    .await
+}

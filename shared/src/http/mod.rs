@@ -1,0 +1,94 @@
+//! The HTTP layer: one request/response shape for API Gateway (Lambda) and the local server,
+//! the router, and the error-to-HTTP mapping. Handlers only extract and validate, then call
+//! `service`.
+
+pub mod lambda;
+pub mod local_server;
+pub mod openapi;
+pub mod routes;
+
+use crate::error::ApiError;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use std::time::Instant;
+
+/// Bodies above this are refused before parsing (413).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub request_id: String,
+}
+
+impl ApiRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Parses a raw query string (`a=1&b=x%20y`).
+    pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
+        raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    pub fn json(status: StatusCode, body: impl Into<Bytes>) -> ApiResponse {
+        ApiResponse { status, headers: vec![("content-type", "application/json".to_owned())], body: body.into() }
+    }
+
+    pub fn empty(status: StatusCode) -> ApiResponse {
+        ApiResponse { status, headers: Vec::new(), body: Bytes::new() }
+    }
+
+    pub fn error(error: &ApiError) -> ApiResponse {
+        let body = serde_json::to_vec(&error.body()).unwrap_or_else(|_| br#"{"error":{"type":"internal_error","code":"internal_server_error","message":"An unexpected error occurred.","param":null}}"#.to_vec());
+        ApiResponse::json(error.status(), body)
+    }
+}
+
+/// A fresh request id when the platform gave none.
+pub fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("req_{}", hex::encode(bytes))
+}
+
+/// Serves one request: routing, the handler, the error mapping and one access-log line.
+/// `only` restricts a per-route Lambda to its own route (anything else is a 404).
+pub async fn serve(app: &crate::service::App, request: ApiRequest, only: Option<routes::Route>) -> ApiResponse {
+    let started = Instant::now();
+    let matched = routes::match_route(&request.method, &request.path);
+    let route_name = matched.as_ref().map(|m| m.route.name()).unwrap_or("unmatched");
+    let response = match matched {
+        Ok(matched) if only.is_some_and(|only| only != matched.route) => ApiResponse::error(&ApiError::route_not_found(request.method.as_str(), &request.path)),
+        Ok(matched) => match routes::handle(app, &matched, &request).await {
+            Ok(response) => response,
+            Err(error) => ApiResponse::error(&error),
+        },
+        Err(error) => ApiResponse::error(&error),
+    };
+    let mut response = response;
+    response.headers.push(("request-id", request.request_id.clone()));
+    tracing::info!(
+        request_id = %request.request_id,
+        method = %request.method,
+        route = route_name,
+        status = response.status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,157 @@
+//! Every route of the API: its method and path, its name (the Lambda function serving it) and
+//! the handler that extracts the request's parts and calls the service.
+
+use super::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use crate::domain::org::ApiKeySecret;
+use crate::error::ApiError;
+use crate::service::auth::presented_key;
+use crate::service::payouts::{self, Reply};
+use crate::service::App;
+use http::{Method, StatusCode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    CreatePayout,
+    ListPayouts,
+    GetPayout,
+    UpdatePayout,
+    ExecutePayout,
+    OpenApi,
+}
+
+impl Route {
+    pub const ALL: [Route; 6] = [Route::CreatePayout, Route::ListPayouts, Route::GetPayout, Route::UpdatePayout, Route::ExecutePayout, Route::OpenApi];
+
+    /// Method and path template, as in the OpenAPI document and `template.yaml`.
+    pub fn spec(self) -> (Method, &'static str) {
+        match self {
+            Route::CreatePayout => (Method::POST, "/v1/payouts"),
+            Route::ListPayouts => (Method::GET, "/v1/payouts"),
+            Route::GetPayout => (Method::GET, "/v1/payouts/{id}"),
+            Route::UpdatePayout => (Method::PATCH, "/v1/payouts/{id}"),
+            Route::ExecutePayout => (Method::POST, "/v1/payouts/{id}/execute"),
+            Route::OpenApi => (Method::GET, "/v1/openapi.json"),
+        }
+    }
+
+    /// Stable name, used in logs and as the Lambda binary's suffix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::CreatePayout => "create_payout",
+            Route::ListPayouts => "list_payouts",
+            Route::GetPayout => "get_payout",
+            Route::UpdatePayout => "update_payout",
+            Route::ExecutePayout => "execute_payout",
+            Route::OpenApi => "openapi",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    pub route: Route,
+    /// The `{id}` path parameter, when the route has one.
+    pub id: Option<String>,
+}
+
+/// Matches a template like `/v1/payouts/{id}/execute` against a path, capturing `{id}`.
+fn match_template(template: &str, path: &str) -> Option<Option<String>> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let mut template_parts = template.split('/');
+    let mut path_parts = path.split('/');
+    let mut id = None;
+    loop {
+        match (template_parts.next(), path_parts.next()) {
+            (None, None) => return Some(id),
+            (Some("{id}"), Some(part)) if !part.is_empty() => id = Some(part.to_owned()),
+            (Some(expected), Some(part)) if expected == part => {}
+            _ => return None,
+        }
+    }
+}
+
+pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> {
+    let mut path_known = false;
+    for route in Route::ALL {
+        let (route_method, template) = route.spec();
+        if let Some(id) = match_template(template, path) {
+            path_known = true;
+            if &route_method == method {
+                return Ok(RouteMatch { route, id });
+            }
+        }
+    }
+    if path_known {
+        return Err(ApiError::method_not_allowed(method.as_str(), path));
+    }
+    Err(ApiError::route_not_found(method.as_str(), path))
+}
+
+fn secret(request: &ApiRequest) -> Result<ApiKeySecret, ApiError> {
+    presented_key(request.header("authorization"))
+}
+
+/// Body checks shared by every route that takes one: size, then media type.
+fn body(request: &ApiRequest) -> Result<&[u8], ApiError> {
+    if request.body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::body_too_large(MAX_BODY_BYTES));
+    }
+    if let Some(content_type) = request.header("content-type") {
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if !media_type.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::unsupported_media_type());
+        }
+    }
+    Ok(&request.body)
+}
+
+fn path_id(matched: &RouteMatch) -> &str {
+    matched.id.as_deref().unwrap_or("")
+}
+
+fn reply(reply: Reply) -> ApiResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let mut response = ApiResponse::json(status, reply.body);
+    if reply.replayed {
+        response.headers.push(("idempotent-replayed", "true".to_owned()));
+    }
+    response
+}
+
+pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let idempotency_key = request.header("idempotency-key");
+    let result = match matched.route {
+        Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
+        Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
+        Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
+        Route::GetPayout => payouts::get(app, &secret(request)?, path_id(matched)).await?,
+        Route::UpdatePayout => payouts::update(app, &secret(request)?, path_id(matched), body(request)?).await?,
+        Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key, path_id(matched), body(request)?).await?,
+    };
+    Ok(reply(result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_their_own_paths() {
+        for route in Route::ALL {
+            let (method, template) = route.spec();
+            let path = template.replace("{id}", "po_e5f6a7b8c9d0e1f2a3b4c5d6");
+            let matched = match_route(&method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(matched.route, route);
+        }
+        let matched = match_route(&Method::POST, "/v1/payouts/po_1/execute").ok();
+        assert_eq!(matched.and_then(|m| m.id), Some("po_1".to_owned()));
+        assert_eq!(match_route(&Method::GET, "/v1/payouts/").ok().map(|m| m.route), Some(Route::ListPayouts));
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_distinguished() {
+        assert_eq!(match_route(&Method::GET, "/v1/nothing").err().map(|e| e.code), Some("route_not_found"));
+        assert_eq!(match_route(&Method::DELETE, "/v1/payouts/po_1").err().map(|e| e.code), Some("method_not_allowed"));
+        assert_eq!(match_route(&Method::GET, "/v1/payouts//execute").err().map(|e| e.code), Some("route_not_found"));
+    }
+}

@@ -1,0 +1,169 @@
+//! Operator actions behind `payouts-admin` (and the local runner's first-start bootstrap):
+//! organizations, plans, tolerance, API keys. Never on a merchant request path.
+
+use super::records::{self, api_key_item, decode, org_item, org_key};
+use super::App;
+use crate::domain::chain::Environment;
+use crate::domain::ids::{ApiKeyId, OrgId};
+use crate::domain::org::{ApiKey, ApiKeySecret, Organization, Plan};
+use crate::ports::store::{Condition, IndexName, IndexQuery, Item, StoreError, WriteOp};
+use rust_decimal::Decimal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no organization {0}")]
+    UnknownOrg(String),
+    #[error("no API key {0}")]
+    UnknownKey(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn create_org(app: &App, name: &str, plan: Plan) -> Result<Organization, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AdminError::Invalid("the organization name must be 1 to 200 characters".into()));
+    }
+    let now = app.now();
+    let org = Organization { id: OrgId::generate(), name: name.to_owned(), plan, amount_tolerance: Decimal::ZERO, created_at: now };
+    app.store.write(vec![WriteOp::Put { item: org_item(&org, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) }]).await?;
+    Ok(org)
+}
+
+pub async fn load_org(app: &App, org_id: &OrgId) -> Result<(Organization, u64), AdminError> {
+    let item = app.store.get(&[org_key(org_id)]).await?.pop().flatten().ok_or_else(|| AdminError::UnknownOrg(org_id.to_string()))?;
+    Ok((decode(&item)?, item.version))
+}
+
+/// Every key of an organization, oldest first.
+pub async fn list_keys(app: &App, org_id: &OrgId) -> Result<Vec<(ApiKey, u64)>, AdminError> {
+    let mut keys = Vec::new();
+    let mut query = IndexQuery { index: IndexName::Gsi1, pk: records::api_keys_of_org(org_id), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 100, now_unix: app.now().timestamp() };
+    loop {
+        let page = app.store.query(&query).await?;
+        let full = page.len() == query.limit;
+        for item in &page {
+            keys.push((decode::<ApiKey>(item)?, item.version));
+        }
+        match page.last().filter(|_| full) {
+            Some(last) => query.after = position(last, IndexName::Gsi1),
+            None => return Ok(keys),
+        }
+    }
+}
+
+fn position(item: &Item, index: IndexName) -> Option<crate::ports::store::IndexPosition> {
+    Some(crate::ports::store::IndexPosition { index_sk: item.index(index)?.sk.clone(), key: item.key.clone() })
+}
+
+/// Creates a key and returns its secret: the only time it is ever available.
+pub async fn create_key(app: &App, org_id: &OrgId, environment: Environment) -> Result<(ApiKey, ApiKeySecret), AdminError> {
+    let (org, org_version) = load_org(app, org_id).await?;
+    let secret = ApiKeySecret::generate(environment);
+    let now = app.now();
+    let key = ApiKey { id: ApiKeyId::generate(), org_id: org.id.clone(), environment, plan: org.plan, secret_hash: secret.hash(), hint: secret.hint(), created_at: now, revoked_at: None };
+    app.store
+        .write(vec![
+            WriteOp::Put { item: api_key_item(&key, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
+            // The org must not change plan meanwhile, or this key would carry the old one.
+            WriteOp::Check { key: org_key(&org.id), condition: Condition::Version(org_version) },
+        ])
+        .await?;
+    Ok((key, secret))
+}
+
+async fn find_key(app: &App, key_id: &ApiKeyId) -> Result<(ApiKey, u64), AdminError> {
+    let query = IndexQuery { index: IndexName::Gsi2, pk: records::api_key_by_id(key_id), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 1, now_unix: app.now().timestamp() };
+    let item = app.store.query(&query).await?.pop().ok_or_else(|| AdminError::UnknownKey(key_id.to_string()))?;
+    // Index reads are eventually consistent in DynamoDB: re-read the item itself.
+    let item = app.store.get(&[item.key]).await?.pop().flatten().ok_or_else(|| AdminError::UnknownKey(key_id.to_string()))?;
+    Ok((decode(&item)?, item.version))
+}
+
+/// Revokes a key; it is refused (401) from the next request on. Revoking twice is harmless.
+pub async fn revoke_key(app: &App, key_id: &ApiKeyId) -> Result<ApiKey, AdminError> {
+    let (mut key, version) = find_key(app, key_id).await?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    key.revoked_at = Some(app.now());
+    app.store.write(vec![WriteOp::Put { item: api_key_item(&key, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    Ok(key)
+}
+
+/// Changes an organization's plan and, in the same atomic write, the copy on each of its keys.
+pub async fn set_plan(app: &App, org_id: &OrgId, plan: Plan) -> Result<Organization, AdminError> {
+    let (mut org, version) = load_org(app, org_id).await?;
+    let keys = list_keys(app, org_id).await?;
+    org.plan = plan;
+    let mut ops = vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }];
+    for (mut key, key_version) in keys {
+        key.plan = plan;
+        ops.push(WriteOp::Put { item: api_key_item(&key, key_version + 1)?, condition: Some(Condition::Version(key_version)) });
+    }
+    app.store.write(ops).await?;
+    Ok(org)
+}
+
+/// Sets how far a settled amount may differ from the intent's and still settle it.
+pub async fn set_amount_tolerance(app: &App, org_id: &OrgId, tolerance: Decimal) -> Result<Organization, AdminError> {
+    if tolerance < Decimal::ZERO || tolerance.scale() > crate::domain::chain::TOKEN_DECIMALS {
+        return Err(AdminError::Invalid("the tolerance must be a non-negative amount with at most 6 decimals".into()));
+    }
+    let (mut org, version) = load_org(app, org_id).await?;
+    org.amount_tolerance = tolerance;
+    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    Ok(org)
+}
+
+/// Marks a data directory as bootstrapped, so the development organization is made once.
+fn bootstrap_marker() -> crate::ports::store::ItemKey {
+    crate::ports::store::ItemKey::new("LOCAL#BOOTSTRAP", "BOOTSTRAP")
+}
+
+/// What a fresh local data directory starts with.
+pub struct DevBootstrap {
+    pub org: Organization,
+    pub live: (ApiKey, ApiKeySecret),
+    pub sandbox: (ApiKey, ApiKeySecret),
+}
+
+/// On a fresh store, creates a development organization (plan enterprise) with one live and one
+/// sandbox key, all in one write; `None` when the store was bootstrapped before.
+pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminError> {
+    if app.store.get(&[bootstrap_marker()]).await?.pop().flatten().is_some() {
+        return Ok(None);
+    }
+    let now = app.now();
+    let org = Organization { id: OrgId::generate(), name: "Local development".into(), plan: Plan::Enterprise, amount_tolerance: Decimal::ZERO, created_at: now };
+    let make_key = |environment: Environment| {
+        let secret = ApiKeySecret::generate(environment);
+        let key = ApiKey { id: ApiKeyId::generate(), org_id: org.id.clone(), environment, plan: org.plan, secret_hash: secret.hash(), hint: secret.hint(), created_at: now, revoked_at: None };
+        (key, secret)
+    };
+    let live = make_key(Environment::Live);
+    let sandbox = make_key(Environment::Sandbox);
+    let absent = || Some(Condition::Absent { now_unix: now.timestamp() });
+    let marker = Item {
+        key: bootstrap_marker(),
+        version: 1,
+        expires_at: None,
+        indexes: [None, None, None],
+        attrs: Default::default(),
+        body: serde_json::json!({ "org_id": org.id }).to_string(),
+    };
+    let ops = vec![
+        WriteOp::Put { item: marker, condition: absent() },
+        WriteOp::Put { item: org_item(&org, 1)?, condition: absent() },
+        WriteOp::Put { item: api_key_item(&live.0, 1)?, condition: absent() },
+        WriteOp::Put { item: api_key_item(&sandbox.0, 1)?, condition: absent() },
+    ];
+    match app.store.write(ops).await {
+        Ok(()) => Ok(Some(DevBootstrap { org, live, sandbox })),
+        // Another process bootstrapped the same directory at the same moment.
+        Err(error) if error.failed_at(0) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,72 @@
+//! `Idempotency-Key` on the creating/executing POSTs: the first successful response is stored
+//! for 24 hours in the same atomic write as the change it produced, and replayed for the same
+//! key; the same key with a different request is a 409. Scoped per organization and environment.
+//!
+//! Because the record is written with the change under an "absent" condition, concurrent
+//! duplicates cannot both apply: the loser's whole write is refused and it replays the winner's.
+
+use super::auth::Principal;
+use super::records::{decode, idempotency_item, idempotency_key, IdempotencyRecord};
+use super::App;
+use crate::domain::time::Timestamp;
+use crate::error::ApiError;
+use crate::ports::store::{Condition, ItemKey, WriteOp};
+use sha2::{Digest, Sha256};
+
+/// How long a stored response is replayed.
+pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
+const MAX_KEY_LENGTH: usize = 255;
+
+/// The idempotency key of one request, bound to what that request asks.
+#[derive(Clone, Debug)]
+pub struct IdempotencyGuard {
+    item_key: ItemKey,
+    fingerprint: String,
+}
+
+/// A response to send again, exactly as first sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+impl IdempotencyGuard {
+    /// `None` when the request carries no key. `operation` and `body_fingerprint` together say
+    /// what the request asks (e.g. `POST /v1/payouts/po_…/execute` and its body's digest).
+    pub fn from_header(principal: &Principal, header: Option<&str>, operation: &str, body_fingerprint: &str) -> Result<Option<IdempotencyGuard>, ApiError> {
+        let Some(key) = header else { return Ok(None) };
+        if key.is_empty() || key.len() > MAX_KEY_LENGTH || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(ApiError::invalid_idempotency_key(format!("Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters.")));
+        }
+        let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+        let fingerprint = hex::encode(Sha256::digest(format!("{operation}\n{body_fingerprint}").as_bytes()));
+        Ok(Some(IdempotencyGuard { item_key: idempotency_key(&principal.org_id, principal.environment, &key_hash), fingerprint }))
+    }
+
+    /// The write op that stores this request's response; fails if a live record exists.
+    pub fn record_op(&self, status: u16, body: &str, now: Timestamp) -> Result<WriteOp, ApiError> {
+        let record = IdempotencyRecord { fingerprint: self.fingerprint.clone(), status, body: body.to_owned(), created_at: now };
+        let item = idempotency_item(self.item_key.clone(), &record, now.timestamp() + RETENTION_SECONDS).map_err(ApiError::internal)?;
+        Ok(WriteOp::Put { item, condition: Some(Condition::Absent { now_unix: now.timestamp() }) })
+    }
+
+    /// Looks for an earlier response under this key: `Ok(Some)` to replay, `Ok(None)` if there is
+    /// none (or it expired), a 409 if the key was used for a different request.
+    pub async fn prior_response(&self, app: &App) -> Result<Option<StoredResponse>, ApiError> {
+        let item = app.store.get(std::slice::from_ref(&self.item_key)).await.map_err(ApiError::internal)?.pop().flatten();
+        let now = app.now().timestamp();
+        let Some(item) = item.filter(|item| !item.is_expired(now)) else { return Ok(None) };
+        let record: IdempotencyRecord = decode(&item).map_err(ApiError::internal)?;
+        if record.fingerprint != self.fingerprint {
+            return Err(ApiError::idempotency_key_reused());
+        }
+        Ok(Some(StoredResponse { status: record.status, body: record.body }))
+    }
+
+    /// After our write lost to a record under the same key: replay it, or 409.
+    pub async fn replay_after_conflict(&self, app: &App) -> Result<StoredResponse, ApiError> {
+        // The record that beat us exists now (it was committed before our condition failed).
+        self.prior_response(app).await?.ok_or_else(ApiError::idempotency_in_progress)
+    }
+}

@@ -1,0 +1,29 @@
+//! Application services: one pipeline per operation — validate → load → decide (pure domain) →
+//! persist conditionally → publish. HTTP handlers and Lambda binaries call into here.
+
+pub mod admin;
+pub mod auth;
+pub mod idempotency;
+pub mod input;
+pub mod pagination;
+pub mod payouts;
+pub mod records;
+
+use crate::config::ChainRegistry;
+use crate::ports::{Clock, Store, TxQueue};
+use std::sync::Arc;
+
+/// Everything a request needs, built once per process (per Lambda instance) and shared.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub tx_queue: Arc<dyn TxQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub chains: Arc<ChainRegistry>,
+}
+
+impl App {
+    pub fn now(&self) -> crate::domain::time::Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,376 @@
+//! The payout intent API: create, list, get, update (approve / cancel / pending_execution /
+//! draft edits) and execute. Each mutation is one conditional atomic write that carries the
+//! intent, its event record and (when given) the idempotency record.
+
+use super::auth::{authenticate, Principal};
+use super::idempotency::IdempotencyGuard;
+use super::input::{check_length, JsonObject};
+use super::pagination::{fetch_page, parse_limit};
+use super::records::{self, decode, payout_item, payout_key, tx_claim_item, TxClaim, ATTR_DUE};
+use super::App;
+use crate::domain::address::{ChainAddress, TxHash};
+use crate::domain::chain::{Chain, Token};
+use crate::domain::event::Event;
+use crate::domain::ids::PayoutId;
+use crate::domain::money::{Amount, AmountError};
+use crate::domain::org::{ApiKeySecret, Feature};
+use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, PayoutView, ReferenceType, TransitionError};
+use crate::domain::time::{parse_rfc3339, sort_key, Timestamp};
+use crate::error::ApiError;
+use crate::ports::queue::TxMessage;
+use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, StoreError, WriteOp};
+use serde::Serialize;
+
+/// How often a mutation re-reads and re-decides after losing a race on the intent's version.
+const MAX_ATTEMPTS: usize = 3;
+const DESCRIPTION_MAX: usize = 512;
+const REFERENCE_ID_MAX: usize = 255;
+
+/// A JSON response body and its status; `replayed` when it comes from an idempotency record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+impl Reply {
+    fn json(status: u16, value: &impl Serialize) -> Result<Reply, ApiError> {
+        Ok(Reply { status, body: serde_json::to_string(value).map_err(ApiError::internal)?, replayed: false })
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayoutList {
+    pub data: Vec<PayoutView>,
+    pub has_more: bool,
+    #[schema(nullable)]
+    pub next_cursor: Option<String>,
+}
+
+fn payout_not_found(id: &str) -> ApiError {
+    ApiError::not_found("payout_not_found", "payout intent", id, "id")
+}
+
+/// The intent if it exists and belongs to the caller's organization and environment.
+fn visible(principal: &Principal, item: Option<Item>, id: &str) -> Result<(PayoutIntent, u64), ApiError> {
+    let item = item.ok_or_else(|| payout_not_found(id))?;
+    let intent: PayoutIntent = decode(&item).map_err(ApiError::internal)?;
+    if !principal.owns(&intent.org_id, intent.environment) {
+        return Err(payout_not_found(id));
+    }
+    Ok((intent, item.version))
+}
+
+async fn authenticate_with_payout(app: &App, secret: &ApiKeySecret, id_text: &str) -> Result<(Principal, PayoutIntent, u64), ApiError> {
+    // A malformed id cannot exist: still authenticate first so 401 wins over 404.
+    let Some(id) = PayoutId::parse(id_text) else {
+        let (principal, _) = authenticate(app, secret, &[]).await?;
+        principal.require(Feature::Payouts)?;
+        return Err(payout_not_found(id_text));
+    };
+    let (principal, mut items) = authenticate(app, secret, &[payout_key(&id)]).await?;
+    principal.require(Feature::Payouts)?;
+    let (intent, version) = visible(&principal, items.pop().flatten(), id_text)?;
+    Ok((principal, intent, version))
+}
+
+async fn reload(app: &App, principal: &Principal, id: &PayoutId) -> Result<(PayoutIntent, u64), ApiError> {
+    let item = app.store.get(&[payout_key(id)]).await.map_err(ApiError::internal)?.pop().flatten();
+    visible(principal, item, id.as_str())
+}
+
+fn event_op(intent: &PayoutIntent, event_type: crate::domain::event::EventType, now: Timestamp) -> Result<WriteOp, ApiError> {
+    let event = Event::new(event_type, intent.org_id.clone(), intent.environment, intent.id.to_string(), &intent.view(), now).map_err(ApiError::internal)?;
+    let item = records::event_item(&event, 1).map_err(ApiError::internal)?;
+    Ok(WriteOp::Put { item, condition: Some(Condition::Absent { now_unix: now.timestamp() }) })
+}
+
+fn transition_error(error: TransitionError) -> ApiError {
+    ApiError::invalid_transition(error.from.as_str(), error.to.as_str())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create
+
+const CREATE_FIELDS: [&str; 9] = ["recipient_address", "chain", "token", "amount", "currency", "description", "reference_type", "reference_id", "due_date"];
+
+/// Validates a create body into a [`NewPayout`]. The first problem found is reported, with its field.
+pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) -> Result<NewPayout, ApiError> {
+    body.deny_unknown(&CREATE_FIELDS)?;
+    for required in ["recipient_address", "chain", "token", "amount", "currency"] {
+        body.required_raw(required)?;
+    }
+    let chain_text = body.required_string("chain")?;
+    let chain = Chain::parse(&chain_text).ok_or_else(|| ApiError::invalid_field("chain", format!("Unsupported chain {chain_text:?}: use one of tron, arbitrum, base.")))?;
+    let token_text = body.required_string("token")?;
+    let token = Token::parse(&token_text).ok_or_else(|| ApiError::invalid_field("token", format!("Unsupported token {token_text:?}: use USDT or USDC.")))?;
+    if !chain.supports(token) {
+        let hint = match (chain, token) {
+            (Chain::Base, Token::Usdt) => "there is no official USDT on base; use USDC",
+            (Chain::Tron, Token::Usdc) => "USDC on tron is not supported; use USDT",
+            _ => "this pair is not supported",
+        };
+        return Err(ApiError::unsupported_pair("token", format!("{token} on {chain} is not supported: {hint}.")));
+    }
+    let amount_raw = body.required_raw("amount")?;
+    let amount = Amount::parse_json_number(amount_raw.get()).map_err(|error| {
+        let message = match error {
+            AmountError::NotANumber => format!("The 'amount' field must be a JSON number (e.g. 500.00), not {}.", body.kind_of("amount").unwrap_or("that")),
+            other => format!("The 'amount' field {other}."),
+        };
+        ApiError::invalid_field("amount", message)
+    })?;
+    let currency_text = body.required_string("currency")?;
+    if currency_text != "USD" {
+        return Err(ApiError::invalid_field("currency", format!("Unsupported currency {currency_text:?}: only USD.")));
+    }
+    let address_text = body.required_string("recipient_address")?;
+    let recipient_address = ChainAddress::parse(chain, &address_text).map_err(|e| ApiError::invalid_field("recipient_address", format!("The recipient address {e}.")))?;
+    if app.chains.token_contract(principal.environment, chain, token) == Some(&recipient_address) {
+        return Err(ApiError::invalid_field(
+            "recipient_address",
+            format!("The recipient address is the {token} token contract on {chain} itself; tokens sent there are lost."),
+        ));
+    }
+    let description = body.nullable_string("description")?.flatten();
+    if let Some(description) = &description {
+        check_length("description", description, DESCRIPTION_MAX)?;
+    }
+    let reference_type = match body.nullable_string("reference_type")?.flatten() {
+        None => None,
+        Some(text) => Some(ReferenceType::parse(&text).ok_or_else(|| {
+            ApiError::invalid_field("reference_type", format!("Unknown reference_type {text:?}: use checkout, subscription, invoice or manual."))
+        })?),
+    };
+    let reference_id = body.nullable_string("reference_id")?.flatten();
+    if let Some(reference_id) = &reference_id {
+        check_length("reference_id", reference_id, REFERENCE_ID_MAX)?;
+    }
+    let due_date = parse_due_date(body)?.flatten();
+    Ok(NewPayout { recipient_address, chain, token, amount, currency: Currency::Usd, description, reference_type, reference_id, due_date })
+}
+
+fn parse_due_date(body: &JsonObject) -> Result<Option<Option<Timestamp>>, ApiError> {
+    match body.nullable_string("due_date")? {
+        None => Ok(None),
+        Some(None) => Ok(Some(None)),
+        Some(Some(text)) => parse_rfc3339(&text)
+            .map(|at| Some(Some(at)))
+            .ok_or_else(|| ApiError::invalid_field("due_date", format!("The 'due_date' field must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z, not {text:?}."))),
+    }
+}
+
+pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&str>, body: &[u8]) -> Result<Reply, ApiError> {
+    let (principal, _) = authenticate(app, secret, &[]).await?;
+    principal.require(Feature::Payouts)?;
+    let body = JsonObject::parse(body)?;
+    let guard = IdempotencyGuard::from_header(&principal, idempotency_key, "POST /v1/payouts", &body.fingerprint())?;
+    let new = validate_new_payout(app, &principal, &body)?;
+    let now = app.now();
+    let intent = PayoutIntent::new(PayoutId::generate(), principal.org_id.clone(), principal.environment, new, now);
+    let reply = Reply::json(201, &intent.view())?;
+
+    let mut ops = vec![
+        WriteOp::Put { item: payout_item(&intent, 1).map_err(ApiError::internal)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
+        event_op(&intent, PayoutStatus::Draft.entry_event(), now)?,
+    ];
+    if let Some(guard) = &guard {
+        ops.push(guard.record_op(reply.status, &reply.body, now)?);
+    }
+    match app.store.write(ops).await {
+        Ok(()) => {
+            tracing::info!(payout_id = %intent.id, "payout intent created");
+            Ok(reply)
+        }
+        Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(2) => {
+            let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
+            Ok(Reply { status: stored.status, body: stored.body, replayed: true })
+        }
+        Err(error) => Err(ApiError::internal(error)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read
+
+pub async fn get(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
+    let (_, intent, _) = authenticate_with_payout(app, secret, id).await?;
+    Reply::json(200, &intent.view())
+}
+
+const LIST_PARAMETERS: [&str; 5] = ["status", "due_date_before", "due_date_after", "cursor", "limit"];
+
+pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
+    let (principal, _) = authenticate(app, secret, &[]).await?;
+    principal.require(Feature::Payouts)?;
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if let Some((unknown, _)) = params.iter().find(|(k, _)| !LIST_PARAMETERS.contains(&k.as_str())) {
+        return Err(ApiError::unknown_parameter(unknown));
+    }
+    let limit = parse_limit(param("limit"))?;
+    let status = param("status")
+        .map(|text| {
+            PayoutStatus::parse(text).ok_or_else(|| {
+                let all: Vec<&str> = PayoutStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid_parameter("status", format!("Unknown status {text:?}: use one of {}.", all.join(", ")))
+            })
+        })
+        .transpose()?;
+    let date = |name: &str| {
+        param(name)
+            .map(|text| parse_rfc3339(text).ok_or_else(|| ApiError::invalid_parameter(name, format!("{name} must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z."))))
+            .transpose()
+    };
+    let before = date("due_date_before")?;
+    let after = date("due_date_after")?;
+    let (index, pk) = match status {
+        Some(status) => (IndexName::Gsi2, records::payouts_of_status(&principal.org_id, principal.environment, status)),
+        None => (IndexName::Gsi1, records::payouts_of(&principal.org_id, principal.environment)),
+    };
+    let mut filters = Vec::new();
+    if before.is_some() || after.is_some() {
+        filters.push(AttrRange { attr: ATTR_DUE.into(), greater_than: after.as_ref().map(sort_key), less_than: before.as_ref().map(sort_key) });
+    }
+    let query = IndexQuery { index, pk, sk_at_most: None, after: None, filters, descending: true, limit, now_unix: app.now().timestamp() };
+    let page = fetch_page(app.store.as_ref(), query, param("cursor"), limit).await?;
+    let data = page
+        .items
+        .iter()
+        .map(|item| decode::<PayoutIntent>(item).map(|intent| intent.view()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    Reply::json(200, &PayoutList { data, has_more: page.has_more, next_cursor: page.next_cursor })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Update
+
+/// What a PATCH asks for.
+#[derive(Debug)]
+pub struct UpdateRequest {
+    pub status: Option<PayoutStatus>,
+    pub edits: DraftEdits,
+}
+
+pub fn validate_update(body: &JsonObject) -> Result<UpdateRequest, ApiError> {
+    body.deny_unknown(&["status", "description", "due_date"])?;
+    let status = match body.nullable_string("status")? {
+        None => None,
+        Some(None) => return Err(ApiError::invalid_field("status", "The 'status' field must not be null.")),
+        Some(Some(text)) => match PayoutStatus::parse(&text) {
+            Some(status @ (PayoutStatus::Approved | PayoutStatus::Canceled | PayoutStatus::PendingExecution)) => Some(status),
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "status",
+                    format!("status can be set to approved, canceled or pending_execution, not {text:?}; other statuses are reached through execute and the chain-watcher."),
+                ));
+            }
+        },
+    };
+    let description = body.nullable_string("description")?;
+    if let Some(Some(description)) = &description {
+        check_length("description", description, DESCRIPTION_MAX)?;
+    }
+    let edits = DraftEdits { description, due_date: parse_due_date(body)? };
+    if status.is_none() && edits.is_empty() {
+        return Err(ApiError::invalid_field("status", "Nothing to update: give status, description or due_date."));
+    }
+    Ok(UpdateRequest { status, edits })
+}
+
+/// Applies the request to the intent in memory; returns the event type to record.
+fn decide_update(intent: &mut PayoutIntent, request: &UpdateRequest, principal: &Principal, now: Timestamp) -> Result<crate::domain::event::EventType, ApiError> {
+    if !request.edits.is_empty() {
+        intent.edit(request.edits.clone(), now).map_err(|e| ApiError::not_editable(e.from.as_str()))?;
+    }
+    let event = match request.status {
+        None => crate::domain::event::EventType::PayoutUpdated,
+        Some(PayoutStatus::Approved) => intent.approve(principal.key_id.clone(), now).map_err(transition_error)?,
+        Some(PayoutStatus::Canceled) => intent.cancel(now).map_err(transition_error)?,
+        Some(PayoutStatus::PendingExecution) => intent.mark_pending_execution(now).map_err(transition_error)?,
+        Some(other) => return Err(ApiError::invalid_transition(intent.status.as_str(), other.as_str())),
+    };
+    Ok(event)
+}
+
+pub async fn update(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let (principal, mut intent, mut version) = authenticate_with_payout(app, secret, id).await?;
+    let request = validate_update(&JsonObject::parse(body)?)?;
+    for _ in 0..MAX_ATTEMPTS {
+        let now = app.now();
+        let event_type = decide_update(&mut intent, &request, &principal, now)?;
+        let ops = vec![
+            WriteOp::Put { item: payout_item(&intent, version + 1).map_err(ApiError::internal)?, condition: Some(Condition::Version(version)) },
+            event_op(&intent, event_type, now)?,
+        ];
+        match app.store.write(ops).await {
+            Ok(()) => {
+                tracing::info!(payout_id = %intent.id, status = %intent.status, event = %event_type, "payout intent updated");
+                return Reply::json(200, &intent.view());
+            }
+            // Someone else changed the intent since we read it: decide again on the new state.
+            Err(error) if error.failed_at(0) => (intent, version) = reload(app, &principal, &intent.id).await?,
+            Err(error) => return Err(ApiError::internal(error)),
+        }
+    }
+    Err(ApiError::concurrent_update())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Execute
+
+pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&str>, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let (principal, mut intent, mut version) = authenticate_with_payout(app, secret, id).await?;
+    let body = JsonObject::parse(body)?;
+    let guard = IdempotencyGuard::from_header(&principal, idempotency_key, &format!("POST /v1/payouts/{id}/execute"), &body.fingerprint())?;
+    body.deny_unknown(&["tx_hash"])?;
+    let tx_text = body.required_string("tx_hash")?;
+    let tx_hash = TxHash::parse(intent.chain, &tx_text).map_err(|e| ApiError::invalid_field("tx_hash", format!("The tx_hash {e} (for {}).", intent.chain)))?;
+
+    for _ in 0..MAX_ATTEMPTS {
+        let now = app.now();
+        let event_type = match intent.execute(tx_hash.clone(), now) {
+            Ok(event_type) => event_type,
+            Err(error) => {
+                // An idempotent retry of an execute that already succeeded replays its response.
+                if let Some(guard) = &guard
+                    && let Some(stored) = guard.prior_response(app).await?
+                {
+                    return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
+                }
+                return Err(transition_error(error));
+            }
+        };
+        let reply = Reply::json(200, &intent.view())?;
+        let claim = TxClaim { payout_id: intent.id.clone(), org_id: intent.org_id.clone(), environment: intent.environment };
+        let mut ops = vec![
+            WriteOp::Put { item: payout_item(&intent, version + 1).map_err(ApiError::internal)?, condition: Some(Condition::Version(version)) },
+            event_op(&intent, event_type, now)?,
+            WriteOp::Put { item: tx_claim_item(intent.chain, &tx_hash, &claim).map_err(ApiError::internal)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
+        ];
+        if let Some(guard) = &guard {
+            ops.push(guard.record_op(reply.status, &reply.body, now)?);
+        }
+        match app.store.write(ops).await {
+            Ok(()) => {
+                tracing::info!(payout_id = %intent.id, chain = %intent.chain, "payout intent executed");
+                let message = TxMessage { payout_id: intent.id.clone(), chain: intent.chain, tx_hash: tx_hash.clone() };
+                if let Err(error) = app.tx_queue.enqueue(&message).await {
+                    // The change is committed; the scheduled sweep finds every executed intent,
+                    // so the message only makes verification start sooner.
+                    tracing::warn!(payout_id = %intent.id, error = %error, "tx queue send failed; the sweep will pick the intent up");
+                }
+                return Ok(reply);
+            }
+            Err(error) if guard.is_some() && error.failed_at(3) => {
+                let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
+                return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
+            }
+            Err(error) if error.failed_at(0) => (intent, version) = reload(app, &principal, &intent.id).await?,
+            Err(error) if error.failed_at(2) => return Err(ApiError::tx_hash_already_used()),
+            Err(error) => return Err(ApiError::internal(error)),
+        }
+    }
+    Err(ApiError::concurrent_update())
+}

@@ -1,0 +1,165 @@
+//! The key design: how each record maps onto store items, keys and indexes. This is the one
+//! place to read to know what is stored where (the README's DynamoDB section mirrors it).
+//!
+//! | record | pk | sk | gsi1 (pk / sk) | gsi2 (pk / sk) | gsi3 (pk / sk) |
+//! |---|---|---|---|---|---|
+//! | organization | `ORG#{org}` | `ORG` | — | — | — |
+//! | API key | `APIKEY#{sha256}` | `APIKEY` | `ORG#{org}#KEYS` / `{created}#{key}` | `KEYID#{key}` / `KEY` | — |
+//! | payout intent | `PO#{po}` | `PO` | `{org}#{env}#PO` / `{created}#{po}` | `{org}#{env}#PO#{status}` / `{created}#{po}` | `WATCH#{env}#{chain}` / `{next_check}#{po}` while executed/verifying |
+//! | tx-hash claim | `TX#{chain}#{hash}` | `TX` | — | — | — |
+//! | event | `EVT#{evt}` | `EVT` | `{org}#{env}#EVT` / `{created}#{evt}` | `{org}#{env}#EVT#{type}` / `{created}#{evt}` | `OUTBOX` / `{created}#{evt}` until published |
+//! | idempotency record | `IDEM#{org}#{env}#{sha256(key)}` | `IDEM` | — | — | — (expires after 24 h) |
+//!
+//! `{created}` is a fixed-width nanosecond timestamp so string order is time order; ids make it unique.
+
+use crate::domain::address::TxHash;
+use crate::domain::chain::{Chain, Environment};
+use crate::domain::event::Event;
+use crate::domain::ids::{ApiKeyId, EventId, OrgId, PayoutId};
+use crate::domain::org::{ApiKey, Organization};
+use crate::domain::payout::{PayoutIntent, PayoutStatus};
+use crate::domain::time::{sort_key, Timestamp};
+use crate::ports::store::{IndexKey, Item, ItemKey, StoreError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Filter attribute holding a payout's due date as a sort key.
+pub const ATTR_DUE: &str = "due";
+
+pub fn org_key(org: &OrgId) -> ItemKey {
+    ItemKey::new(format!("ORG#{org}"), "ORG")
+}
+
+pub fn api_key_key(secret_hash: &str) -> ItemKey {
+    ItemKey::new(format!("APIKEY#{secret_hash}"), "APIKEY")
+}
+
+pub fn api_keys_of_org(org: &OrgId) -> String {
+    format!("ORG#{org}#KEYS")
+}
+
+pub fn api_key_by_id(key: &ApiKeyId) -> String {
+    format!("KEYID#{key}")
+}
+
+pub fn payout_key(id: &PayoutId) -> ItemKey {
+    ItemKey::new(format!("PO#{id}"), "PO")
+}
+
+pub fn payouts_of(org: &OrgId, environment: Environment) -> String {
+    format!("{org}#{environment}#PO")
+}
+
+pub fn payouts_of_status(org: &OrgId, environment: Environment, status: PayoutStatus) -> String {
+    format!("{org}#{environment}#PO#{status}")
+}
+
+pub fn watch_partition(environment: Environment, chain: Chain) -> String {
+    format!("WATCH#{environment}#{chain}")
+}
+
+pub fn tx_claim_key(chain: Chain, tx_hash: &TxHash) -> ItemKey {
+    ItemKey::new(format!("TX#{chain}#{tx_hash}"), "TX")
+}
+
+pub fn event_key(id: &EventId) -> ItemKey {
+    ItemKey::new(format!("EVT#{id}"), "EVT")
+}
+
+pub fn events_of(org: &OrgId, environment: Environment) -> String {
+    format!("{org}#{environment}#EVT")
+}
+
+pub fn events_of_type(org: &OrgId, environment: Environment, event_type: crate::domain::event::EventType) -> String {
+    format!("{org}#{environment}#EVT#{event_type}")
+}
+
+pub const OUTBOX_PARTITION: &str = "OUTBOX";
+
+pub fn idempotency_key(org: &OrgId, environment: Environment, key_hash: &str) -> ItemKey {
+    ItemKey::new(format!("IDEM#{org}#{environment}#{key_hash}"), "IDEM")
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {
+    serde_json::to_string(record).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
+}
+
+/// Decodes an item's body into its record.
+pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(&item.body).map_err(|e| StoreError::Corrupt(format!("{:?}: {e}", item.key)))
+}
+
+fn plain(key: ItemKey, version: u64, body: String) -> Item {
+    Item { key, version, expires_at: None, indexes: [None, None, None], attrs: BTreeMap::new(), body }
+}
+
+fn index(pk: String, sk: String) -> Option<IndexKey> {
+    Some(IndexKey { pk, sk })
+}
+
+pub fn org_item(org: &Organization, version: u64) -> Result<Item, StoreError> {
+    Ok(plain(org_key(&org.id), version, encode(org)?))
+}
+
+pub fn api_key_item(key: &ApiKey, version: u64) -> Result<Item, StoreError> {
+    let mut item = plain(api_key_key(&key.secret_hash), version, encode(key)?);
+    item.indexes[0] = index(api_keys_of_org(&key.org_id), format!("{}#{}", sort_key(&key.created_at), key.id));
+    item.indexes[1] = index(api_key_by_id(&key.id), "KEY".into());
+    Ok(item)
+}
+
+/// `version` is the version the item will have after the write.
+pub fn payout_item(intent: &PayoutIntent, version: u64) -> Result<Item, StoreError> {
+    let created = format!("{}#{}", sort_key(&intent.created_at), intent.id);
+    let mut item = plain(payout_key(&intent.id), version, encode(intent)?);
+    item.indexes[0] = index(payouts_of(&intent.org_id, intent.environment), created.clone());
+    item.indexes[1] = index(payouts_of_status(&intent.org_id, intent.environment, intent.status), created);
+    if intent.status.awaits_chain() {
+        let next = intent.next_check_at.or(intent.executed_at).unwrap_or(intent.updated_at);
+        item.indexes[2] = index(watch_partition(intent.environment, intent.chain), format!("{}#{}", sort_key(&next), intent.id));
+    }
+    if let Some(due) = &intent.due_date {
+        item.attrs.insert(ATTR_DUE.into(), sort_key(due));
+    }
+    Ok(item)
+}
+
+pub fn event_item(event: &Event, version: u64) -> Result<Item, StoreError> {
+    let created = format!("{}#{}", sort_key(&event.created_at), event.id);
+    let mut item = plain(event_key(&event.id), version, encode(event)?);
+    item.indexes[0] = index(events_of(&event.org_id, event.environment), created.clone());
+    item.indexes[1] = index(events_of_type(&event.org_id, event.environment, event.event_type), created.clone());
+    if event.published_at.is_none() {
+        item.indexes[2] = index(OUTBOX_PARTITION.into(), created);
+    }
+    Ok(item)
+}
+
+/// Which payout holds a (chain, tx hash). Claimed in the same write as the execute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxClaim {
+    pub payout_id: PayoutId,
+    pub org_id: OrgId,
+    pub environment: Environment,
+}
+
+pub fn tx_claim_item(chain: Chain, tx_hash: &TxHash, claim: &TxClaim) -> Result<Item, StoreError> {
+    Ok(plain(tx_claim_key(chain, tx_hash), 1, encode(claim)?))
+}
+
+/// A stored first response for an idempotency key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    #[serde(with = "crate::domain::time::rfc3339")]
+    pub created_at: Timestamp,
+}
+
+pub fn idempotency_item(key: ItemKey, record: &IdempotencyRecord, expires_at: i64) -> Result<Item, StoreError> {
+    let mut item = plain(key, 1, encode(record)?);
+    item.expires_at = Some(expires_at);
+    Ok(item)
+}
