@@ -1,0 +1,250 @@
+//! Test harness shared by the integration tests: an [`App`] on either store, keys for a few
+//! organizations, a manual clock, a recording tx queue, and a request helper that goes through
+//! the very same `serve` as the Lambdas and the local runner.
+//!
+//! DynamoDB/SQS tests need the emulator the test command starts (`PAYOUTS_TEST_AWS_ENDPOINT`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod aws;
+
+use async_trait::async_trait;
+use chrono::{Duration, SubsecRound, Utc};
+use http::{HeaderMap, HeaderValue, Method};
+use payouts::adapters::embedded_store::EmbeddedStore;
+use payouts::config::ChainRegistry;
+use payouts::domain::chain::Environment;
+use payouts::domain::ids::OrgId;
+use payouts::domain::org::Plan;
+use payouts::domain::time::Timestamp;
+use payouts::http::{serve, ApiRequest};
+use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
+use payouts::ports::{Clock, Store};
+use payouts::service::{admin, App};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// A clock tests move by hand.
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    pub fn new() -> ManualClock {
+        ManualClock(Mutex::new(Utc::now().trunc_subsecs(6)))
+    }
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    /// Each reading is a microsecond later than the last, so records made in one test keep
+    /// their order as in real time.
+    fn now(&self) -> Timestamp {
+        let mut now = self.0.lock().unwrap();
+        *now += Duration::microseconds(1);
+        *now
+    }
+}
+
+/// A tx queue that keeps what was sent.
+#[derive(Default)]
+pub struct RecordingQueue(pub Mutex<Vec<TxMessage>>);
+
+#[async_trait]
+impl TxQueue for RecordingQueue {
+    async fn enqueue(&self, message: &TxMessage) -> Result<(), QueueError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// An organization with one key per environment.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub org: OrgId,
+    pub live: String,
+    pub sandbox: String,
+    pub live_key_id: String,
+}
+
+pub struct Harness {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub queue: Arc<RecordingQueue>,
+    /// Plan enterprise.
+    pub tenant: Tenant,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A response as a client sees it.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub json: Value,
+    /// The body exactly as sent.
+    pub raw: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// `(type, code, param)` of an error body.
+    pub fn error(&self) -> (String, String, Option<String>) {
+        let error = &self.json["error"];
+        (
+            error["type"].as_str().unwrap_or("?").to_owned(),
+            error["code"].as_str().unwrap_or("?").to_owned(),
+            error["param"].as_str().map(str::to_owned),
+        )
+    }
+    pub fn id(&self) -> String {
+        self.json["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.json)).to_owned()
+    }
+}
+
+pub fn chains() -> ChainRegistry {
+    ChainRegistry::from_vars(&BTreeMap::new()).unwrap()
+}
+
+impl Harness {
+    pub async fn on_store(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Harness {
+        Self::on_store_with_queue(store, dir, Arc::new(RecordingQueue::default())).await
+    }
+
+    pub async fn on_store_with_queue(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>, queue: Arc<RecordingQueue>) -> Harness {
+        let clock = Arc::new(ManualClock::new());
+        let app = App { store, tx_queue: queue.clone(), clock: clock.clone(), chains: Arc::new(chains()) };
+        let mut harness = Harness { app, clock, queue, tenant: Tenant { org: OrgId::generate(), live: String::new(), sandbox: String::new(), live_key_id: String::new() }, _dir: dir };
+        harness.tenant = harness.tenant(Plan::Enterprise).await;
+        harness
+    }
+
+    pub async fn embedded() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        Self::on_store(Arc::new(store), Some(dir)).await
+    }
+
+    pub async fn dynamodb() -> Harness {
+        let (store, _, _) = aws::fresh_table().await;
+        Self::on_store(Arc::new(store), None).await
+    }
+
+    /// A new organization on `plan` with a live and a sandbox key.
+    pub async fn tenant(&self, plan: Plan) -> Tenant {
+        let org = admin::create_org(&self.app, "Test org", plan).await.unwrap();
+        let (live_key, live) = admin::create_key(&self.app, &org.id, Environment::Live).await.unwrap();
+        let (_, sandbox) = admin::create_key(&self.app, &org.id, Environment::Sandbox).await.unwrap();
+        Tenant { org: org.id, live: live.reveal().to_owned(), sandbox: sandbox.reveal().to_owned(), live_key_id: live_key.id.to_string() }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<&str>) -> Response {
+        self.call_with(method, path, key, body, &[]).await
+    }
+
+    pub async fn call_with(&self, method: Method, path: &str, key: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Response {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        let mut header_map = HeaderMap::new();
+        if let Some(key) = key {
+            header_map.insert("authorization", HeaderValue::from_str(&format!("Bearer {key}")).unwrap());
+        }
+        if body.is_some() {
+            header_map.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        for (name, value) in headers {
+            header_map.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+        }
+        let request = ApiRequest {
+            method,
+            path: path.to_owned(),
+            query: ApiRequest::parse_query(query),
+            headers: header_map,
+            body: bytes::Bytes::from(body.unwrap_or("").to_owned()),
+            request_id: payouts::http::new_request_id(),
+        };
+        let response = serve(&self.app, request, None).await;
+        let json = if response.body.is_empty() { Value::Null } else { serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("non-JSON body ({e}): {:?}", response.body)) };
+        Response { status: response.status.as_u16(), json, raw: String::from_utf8_lossy(&response.body).into_owned(), headers: response.headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect() }
+    }
+
+    /// Creates a draft with the given JSON body (as the live key of the default tenant).
+    pub async fn create(&self, key: &str, body: &Value) -> Response {
+        self.call(Method::POST, "/v1/payouts", Some(key), Some(&body.to_string())).await
+    }
+
+    pub async fn patch(&self, key: &str, id: &str, body: &Value) -> Response {
+        self.call(Method::PATCH, &format!("/v1/payouts/{id}"), Some(key), Some(&body.to_string())).await
+    }
+
+    pub async fn execute(&self, key: &str, id: &str, tx_hash: &str) -> Response {
+        self.call(Method::POST, &format!("/v1/payouts/{id}/execute"), Some(key), Some(&serde_json::json!({ "tx_hash": tx_hash }).to_string())).await
+    }
+
+    pub async fn get(&self, key: &str, id: &str) -> Response {
+        self.call(Method::GET, &format!("/v1/payouts/{id}"), Some(key), None).await
+    }
+}
+
+/// A valid tron recipient (not a token contract).
+pub const TRON_RECIPIENT: &str = "TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF";
+/// A valid EVM recipient (EIP-55 checksummed).
+pub const EVM_RECIPIENT: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+/// The guide's step 1 body, with a valid tron address.
+pub fn guide_body() -> Value {
+    serde_json::json!({
+        "recipient_address": TRON_RECIPIENT,
+        "chain": "tron",
+        "token": "USDT",
+        "amount": 500.00,
+        "currency": "USD",
+        "description": "Contractor payment - June 2025",
+        "reference_type": "invoice",
+        "reference_id": "inv_a1b2c3d4",
+        "due_date": "2025-06-30T00:00:00Z"
+    })
+}
+
+/// A random 64-hex tx hash.
+pub fn random_tx_hash() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs each listed `async fn(Harness)` against the embedded store and against DynamoDB (moto).
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test($crate::Harness::embedded().await).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test($crate::Harness::dynamodb().await).await
+                }
+            )*
+        }
+    };
+}
