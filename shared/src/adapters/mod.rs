@@ -2,5 +2,7 @@
 
 pub mod dynamodb;
 pub mod embedded_store;
+pub mod eventbridge;
+pub mod memory_bus;
 pub mod memory_queue;
 pub mod sqs;

@@ -7,4 +7,6 @@ pub mod ids;
 pub mod money;
 pub mod org;
 pub mod payout;
+pub mod settlement;
 pub mod time;
+pub mod verification;

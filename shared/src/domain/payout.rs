@@ -344,6 +344,19 @@ impl PayoutIntent {
         Ok(event)
     }
 
+    /// The tx moved to another block (or was first seen while already verifying): re-recorded,
+    /// no status change.
+    pub fn re_observe(&mut self, observation: ChainObservation, now: Timestamp) {
+        self.observation = Some(observation);
+        self.updated_at = now;
+    }
+
+    /// The tx was reorged out: back to waiting for it to be mined again.
+    pub fn forget_observation(&mut self, now: Timestamp) {
+        self.observation = None;
+        self.updated_at = now;
+    }
+
     pub fn settle(&mut self, now: Timestamp) -> Result<EventType, TransitionError> {
         let event = self.enter(PayoutStatus::Settled, now)?;
         self.verified_at = Some(now);

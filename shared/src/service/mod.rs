@@ -8,6 +8,7 @@ pub mod input;
 pub mod pagination;
 pub mod payouts;
 pub mod records;
+pub mod watcher;
 
 use crate::config::ChainRegistry;
 use crate::ports::{Clock, Store, TxQueue};

@@ -163,3 +163,32 @@ pub fn idempotency_item(key: ItemKey, record: &IdempotencyRecord, expires_at: i6
     item.expires_at = Some(expires_at);
     Ok(item)
 }
+
+// Settlements: `STL#{chain}#{tx}#{log_index}` — the transfer's identity is the key, so the same
+// transfer can never be recorded twice. gsi1 lists an org's settlements, gsi2 those of one intent.
+
+pub fn settlement_key(chain: Chain, tx_hash: &TxHash, log_index: u64) -> ItemKey {
+    ItemKey::new(format!("STL#{chain}#{tx_hash}#{log_index}"), "STL")
+}
+
+pub fn settlements_of(org: &OrgId, environment: Environment) -> String {
+    format!("{org}#{environment}#STL")
+}
+
+pub fn settlements_of_payout(org: &OrgId, environment: Environment, payout: &PayoutId) -> String {
+    format!("{org}#{environment}#STL#{payout}")
+}
+
+/// Filter attribute holding a settlement's chain.
+pub const ATTR_CHAIN: &str = "chain";
+
+pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, version: u64) -> Result<Item, StoreError> {
+    let created = format!("{}#{}", sort_key(&settlement.created_at), settlement.id);
+    let mut item = plain(settlement_key(settlement.chain, &settlement.tx_hash, settlement.log_index), version, encode(settlement)?);
+    item.indexes[0] = index(settlements_of(&settlement.org_id, settlement.environment), created.clone());
+    if let Some(payout) = &settlement.payout_intent_id {
+        item.indexes[1] = index(settlements_of_payout(&settlement.org_id, settlement.environment, payout), created);
+    }
+    item.attrs.insert(ATTR_CHAIN.into(), settlement.chain.as_str().into());
+    Ok(item)
+}

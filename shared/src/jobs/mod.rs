@@ -1,0 +1,3 @@
+//! Non-HTTP Lambda handlers: each takes the platform's event JSON and hands it to a service.
+
+pub mod watcher;

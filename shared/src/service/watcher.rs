@@ -1,0 +1,373 @@
+//! The chain-watcher: proves on-chain that executed payouts happened as intended, then records
+//! the settlement and moves the intent `executed → verifying → settled | failed`.
+//!
+//! Two entry points share one pipeline: [`Watcher::check_payouts`] (the tx-queue consumer,
+//! right after execute) and [`Watcher::sweep`] (scheduled; every executed/verifying intent via
+//! the `WATCH#…` index, then the event outbox), so progress never depends on one message.
+//!
+//! Per chain: one batched JSON-RPC snapshot (head + receipts) → a pure verdict per intent
+//! (`domain::verification`) → one conditional atomic write per changed intent (intent + event +
+//! settlement) → publish the event. Duplicate deliveries, overlapping sweeps and concurrent
+//! Lambdas lose the version race and change nothing.
+
+use super::records::{self, decode, payout_item, settlement_item};
+use super::App;
+use crate::config::FinalityPolicy;
+use crate::domain::address::TxHash;
+use crate::domain::chain::{Chain, Environment, TOKEN_DECIMALS};
+use crate::domain::event::Event;
+use crate::domain::ids::{OrgId, PayoutId, SettlementId};
+use crate::domain::org::Organization;
+use crate::domain::payout::PayoutIntent;
+use crate::domain::settlement::{display_account, Settlement};
+use crate::domain::time::{sort_key, Timestamp};
+use crate::domain::verification::{decide, Verdict, VerificationRules};
+use crate::ports::bus::EventBus;
+use crate::ports::chain::{ChainError, ChainReader, TransferLog, TxReceipt};
+use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, Item, StoreError, WriteOp};
+use chrono::Duration;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct WatcherConfig {
+    /// An executed tx not seen in a block within this window fails with `tx_not_found`.
+    pub not_found_window: Duration,
+    /// At most this many intents per (environment, chain) per sweep.
+    pub sweep_limit: usize,
+    /// At most this many outbox events per sweep.
+    pub outbox_limit: usize,
+}
+
+impl Default for WatcherConfig {
+    fn default() -> Self {
+        WatcherConfig { not_found_window: Duration::hours(24), sweep_limit: 5_000, outbox_limit: 1_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// What one run did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WatchReport {
+    pub checked: usize,
+    pub changed: usize,
+    pub published: usize,
+    /// (environment, chain) whose RPC could not be read this time: retried on the next run.
+    pub unavailable: Vec<(Environment, Chain)>,
+    /// Intents that could not be checked this time (RPC trouble or store errors).
+    pub deferred: Vec<PayoutId>,
+}
+
+pub struct Watcher {
+    pub app: App,
+    pub bus: Arc<dyn EventBus>,
+    readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>>,
+    pub config: WatcherConfig,
+}
+
+/// Where an intent stands after a change, to publish its event.
+struct Applied {
+    event: Option<Event>,
+}
+
+impl Watcher {
+    pub fn new(app: App, bus: Arc<dyn EventBus>, readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>>, config: WatcherConfig) -> Watcher {
+        Watcher { app, bus, readers, config }
+    }
+
+    /// The tx-queue path: checks these intents now (unknown or finished ones are skipped).
+    pub async fn check_payouts(&self, ids: &[PayoutId]) -> Result<WatchReport, WatchError> {
+        let keys: Vec<_> = ids.iter().map(records::payout_key).collect();
+        let mut intents = Vec::new();
+        for item in self.app.store.get(&keys).await?.into_iter().flatten() {
+            intents.push((decode::<PayoutIntent>(&item)?, item.version));
+        }
+        let mut report = WatchReport::default();
+        let mut groups: BTreeMap<(Environment, Chain), Vec<(PayoutIntent, u64)>> = BTreeMap::new();
+        for (intent, version) in intents.into_iter().filter(|(intent, _)| intent.status.awaits_chain()) {
+            groups.entry((intent.environment, intent.chain)).or_default().push((intent, version));
+        }
+        for ((environment, chain), group) in groups {
+            self.check_group(environment, chain, group, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// The scheduled path: every executed/verifying intent of every chain, then the outbox.
+    pub async fn sweep(&self) -> Result<WatchReport, WatchError> {
+        let mut report = WatchReport::default();
+        let now = self.app.now();
+        for (environment, chain) in self.chains() {
+            let group = self.pending(environment, chain, now).await?;
+            if !group.is_empty() {
+                self.check_group(environment, chain, group, &mut report).await?;
+            }
+        }
+        report.published += self.relay_outbox().await?;
+        Ok(report)
+    }
+
+    fn chains(&self) -> Vec<(Environment, Chain)> {
+        let mut chains: Vec<_> = self.readers.keys().copied().collect();
+        chains.sort();
+        chains
+    }
+
+    /// Intents of one (environment, chain) awaiting the chain, oldest first, via the sparse index.
+    async fn pending(&self, environment: Environment, chain: Chain, now: Timestamp) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
+        let mut query = IndexQuery {
+            index: IndexName::Gsi3,
+            pk: records::watch_partition(environment, chain),
+            // Due now or earlier ('~' sorts after the '#id' suffix).
+            sk_at_most: Some(format!("{}~", sort_key(&now))),
+            after: None,
+            filters: vec![],
+            descending: false,
+            limit: self.config.sweep_limit.min(1_000),
+            now_unix: now.timestamp(),
+        };
+        let mut intents = Vec::new();
+        loop {
+            let page = self.app.store.query(&query).await?;
+            let full = page.len() == query.limit;
+            for item in &page {
+                intents.push((decode::<PayoutIntent>(item)?, item.version));
+            }
+            match page.last().filter(|_| full && intents.len() < self.config.sweep_limit) {
+                Some(last) => query.after = position(last, IndexName::Gsi3),
+                None => return Ok(intents),
+            }
+        }
+    }
+
+    async fn check_group(&self, environment: Environment, chain: Chain, group: Vec<(PayoutIntent, u64)>, report: &mut WatchReport) -> Result<(), WatchError> {
+        let Some(reader) = self.readers.get(&(environment, chain)) else {
+            tracing::warn!(%environment, %chain, "no chain reader configured");
+            report.unavailable.push((environment, chain));
+            report.deferred.extend(group.into_iter().map(|(intent, _)| intent.id));
+            return Ok(());
+        };
+        let Some(settings) = self.app.chains.get(environment, chain) else {
+            report.unavailable.push((environment, chain));
+            return Ok(());
+        };
+        // Execute always sets the hash; an intent without one cannot be verified and is reported.
+        let (group, broken): (Vec<_>, Vec<_>) = group.into_iter().partition(|(intent, _)| intent.expected_tx_hash.is_some());
+        for (intent, _) in broken {
+            tracing::error!(payout_id = %intent.id, "intent awaits the chain but has no tx hash");
+            report.deferred.push(intent.id);
+        }
+        let hashes: Vec<_> = group.iter().filter_map(|(intent, _)| intent.expected_tx_hash.clone()).collect();
+        let with_finalized = settings.finality == FinalityPolicy::Finalized;
+        let snapshot = match reader.snapshot(&hashes, with_finalized).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                // RPC trouble is never a verdict: everything stays as it is until the next run.
+                tracing::warn!(%environment, %chain, error = %error, "chain unavailable; will retry");
+                report.unavailable.push((environment, chain));
+                report.deferred.extend(group.into_iter().map(|(intent, _)| intent.id));
+                return Ok(());
+            }
+        };
+        let tolerances = self.tolerances(group.iter().map(|(intent, _)| intent.org_id.clone())).await?;
+        let mut receipts = snapshot.receipts.into_iter();
+        for (intent, version) in group {
+            let receipt = receipts.next().flatten();
+            report.checked += 1;
+            let Some(rules) = self.rules(&intent, settings, &tolerances) else {
+                tracing::error!(payout_id = %intent.id, "no token contract configured for this intent's chain and token");
+                report.deferred.push(intent.id);
+                continue;
+            };
+            let now = self.app.now();
+            let verdict = decide(&intent, receipt.as_ref(), snapshot.head, snapshot.finalized, &rules, now);
+            let id = intent.id.clone();
+            match self.apply(intent, version, verdict, receipt.as_ref(), now).await {
+                Ok(Some(applied)) => {
+                    report.changed += 1;
+                    if let Some(event) = applied.event {
+                        report.published += self.publish(vec![(event, 1)]).await;
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(payout_id = %id, error = %error, "could not record a verdict; will retry");
+                    report.deferred.push(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn tolerances(&self, orgs: impl Iterator<Item = OrgId>) -> Result<HashMap<OrgId, Decimal>, WatchError> {
+        let mut ids: Vec<OrgId> = orgs.collect();
+        ids.sort();
+        ids.dedup();
+        let keys: Vec<_> = ids.iter().map(records::org_key).collect();
+        let mut tolerances = HashMap::new();
+        for item in self.app.store.get(&keys).await?.into_iter().flatten() {
+            let org: Organization = decode(&item)?;
+            tolerances.insert(org.id, org.amount_tolerance);
+        }
+        Ok(tolerances)
+    }
+
+    fn rules(&self, intent: &PayoutIntent, settings: &crate::config::ChainSettings, tolerances: &HashMap<OrgId, Decimal>) -> Option<VerificationRules> {
+        let token_contract = settings.token_contracts.get(&intent.token)?.account_bytes()?;
+        let recipient = intent.recipient_address.account_bytes()?;
+        let expected_amount = intent.amount_atomic.unwrap_or_else(|| intent.amount.to_atomic()).0;
+        let tolerance = tolerances.get(&intent.org_id).copied().unwrap_or_default() * Decimal::from(10u64.pow(TOKEN_DECIMALS));
+        let tolerance = u128::try_from(tolerance.trunc().mantissa()).unwrap_or(0);
+        Some(VerificationRules {
+            token_contract,
+            recipient,
+            expected_amount,
+            tolerance,
+            confirmations: settings.confirmations,
+            finality: settings.finality,
+            not_found_window: self.config.not_found_window,
+        })
+    }
+
+    /// Records a verdict with one conditional write. `Ok(None)`: nothing to do, or another
+    /// worker changed the intent first (its result stands).
+    async fn apply(&self, mut intent: PayoutIntent, version: u64, verdict: Verdict, receipt: Option<&TxReceipt>, now: Timestamp) -> Result<Option<Applied>, StoreError> {
+        let tx_hash = intent.expected_tx_hash.clone().ok_or_else(|| StoreError::Corrupt(format!("{} has no tx hash", intent.id)))?;
+        let mut settlement = None;
+        let event_type = match verdict {
+            Verdict::Wait => return Ok(None),
+            Verdict::Observed(observation) => match intent.start_verifying(observation.clone(), now) {
+                Ok(event_type) => Some(event_type),
+                Err(_) => {
+                    intent.re_observe(observation, now);
+                    None
+                }
+            },
+            Verdict::Vanished => {
+                tracing::warn!(payout_id = %intent.id, "transaction left its block (reorg); waiting for it again");
+                intent.forget_observation(now);
+                None
+            }
+            Verdict::Settle { transfer, confirmations } => {
+                settlement = Some(self.settlement(&intent, tx_hash.clone(), &transfer, receipt, confirmations, now));
+                intent.settle(now).ok()
+            }
+            Verdict::Fail { reason, transfer, confirmations } => {
+                if let Some(transfer) = &transfer {
+                    settlement = Some(self.settlement(&intent, tx_hash.clone(), transfer, receipt, confirmations, now));
+                }
+                intent.fail(reason, now).ok()
+            }
+        };
+        let mut ops = vec![WriteOp::Put { item: payout_item(&intent, version + 1)?, condition: Some(Condition::Version(version)) }];
+        let mut event = None;
+        if let Some(event_type) = event_type {
+            let record = Event::new(event_type, intent.org_id.clone(), intent.environment, intent.id.to_string(), &intent.view(), now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            ops.push(WriteOp::Put { item: records::event_item(&record, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
+            event = Some(record);
+        }
+        if let Some(settlement) = &settlement {
+            ops.push(WriteOp::Put { item: settlement_item(settlement, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
+        }
+        match self.app.store.write(ops).await {
+            Ok(()) => {
+                tracing::info!(payout_id = %intent.id, status = %intent.status, failure_reason = ?intent.failure_reason, "verdict recorded");
+                Ok(Some(Applied { event }))
+            }
+            Err(StoreError::ConditionFailed { .. }) => {
+                tracing::info!(payout_id = %intent.id, "intent changed concurrently; the other change stands");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn settlement(&self, intent: &PayoutIntent, tx_hash: TxHash, transfer: &TransferLog, receipt: Option<&TxReceipt>, confirmations: u64, now: Timestamp) -> Settlement {
+        Settlement {
+            id: SettlementId::generate(),
+            org_id: intent.org_id.clone(),
+            environment: intent.environment,
+            payout_intent_id: Some(intent.id.clone()),
+            chain: intent.chain,
+            tx_hash,
+            log_index: transfer.log_index,
+            from_address: Some(display_account(intent.chain, transfer.from)),
+            to_address: Some(display_account(intent.chain, transfer.to)),
+            token: intent.token,
+            amount_atomic: crate::domain::money::AtomicAmount(transfer.amount.unwrap_or(0)),
+            block_number: receipt.map(|r| r.block_number),
+            block_hash: receipt.map(|r| r.block_hash.clone()),
+            confirmations,
+            confirmed_at: Some(now),
+            detected_at: intent.observation.as_ref().map(|o| o.seen_at).unwrap_or(now),
+            created_at: now,
+        }
+    }
+
+    /// Publishes events and marks the accepted ones published. Returns how many were marked.
+    async fn publish(&self, events: Vec<(Event, u64)>) -> usize {
+        if events.is_empty() {
+            return 0;
+        }
+        let records: Vec<Event> = events.iter().map(|(event, _)| event.clone()).collect();
+        let accepted = match self.bus.publish(&records).await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(error = %error, "event bus unavailable; the outbox keeps the events");
+                return 0;
+            }
+        };
+        let now = self.app.now();
+        let mut marked = 0;
+        for (mut event, version) in events.into_iter().filter(|(event, _)| accepted.contains(&event.id)) {
+            event.published_at = Some(now);
+            let op = match records::event_item(&event, version + 1) {
+                Ok(item) => WriteOp::Put { item, condition: Some(Condition::Version(version)) },
+                Err(_) => continue,
+            };
+            match self.app.store.write(vec![op]).await {
+                Ok(()) => marked += 1,
+                // Published twice is harmless; the next relay tries the mark again.
+                Err(error) => tracing::debug!(event_id = %event.id, error = %error, "published, but not marked yet"),
+            }
+        }
+        marked
+    }
+
+    /// Publishes every event record not yet on the bus (oldest first).
+    pub async fn relay_outbox(&self) -> Result<usize, WatchError> {
+        let now = self.app.now();
+        let query = IndexQuery {
+            index: IndexName::Gsi3,
+            pk: records::OUTBOX_PARTITION.into(),
+            sk_at_most: None,
+            after: None,
+            filters: vec![],
+            descending: false,
+            limit: self.config.outbox_limit,
+            now_unix: now.timestamp(),
+        };
+        let items = self.app.store.query(&query).await?;
+        let mut events = Vec::with_capacity(items.len());
+        for item in &items {
+            events.push((decode::<Event>(item)?, item.version));
+        }
+        let mut published = 0;
+        for chunk in events.chunks(50) {
+            published += self.publish(chunk.to_vec()).await;
+        }
+        Ok(published)
+    }
+}
+
+fn position(item: &Item, index: IndexName) -> Option<IndexPosition> {
+    Some(IndexPosition { index_sk: item.index(index)?.sk.clone(), key: item.key.clone() })
+}
