@@ -1,0 +1,127 @@
+//! The real binaries over real sockets: `payouts-local` serves the API on loopback from a data
+//! directory that survives restarts, and `payouts-admin` manages keys in that same directory
+//! while the runner is up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TRON_RECIPIENT: &str = "TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF";
+
+struct Runner {
+    child: Child,
+    port: u16,
+    printed: Vec<String>,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the runner and reads its stdout up to the "listening" line.
+fn start_runner(data_dir: &Path) -> Runner {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payouts-local"))
+        .env("PAYOUTS_DATA_DIR", data_dir)
+        .env("PAYOUTS_PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "runner did not start: {printed:?}");
+        let line = lines.next().expect("runner exited").unwrap();
+        let done = line.contains("listening on");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    Runner { child, port, printed }
+}
+
+fn key_from(printed: &[String], label: &str) -> Option<String> {
+    printed.iter().find(|l| l.contains(label)).and_then(|l| l.split_whitespace().last()).map(str::to_owned)
+}
+
+fn admin(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_payouts-admin")).env("PAYOUTS_DATA_DIR", data_dir).env("PAYOUTS_STORE", "embedded").args(args).output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).trim().to_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, key: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = client.request(method, url).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_alongside() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (live, sandbox, payout_id) = {
+        let runner = start_runner(dir.path());
+        let live = key_from(&runner.printed, "live key").expect("a live key is printed on a fresh data dir");
+        let sandbox = key_from(&runner.printed, "sandbox key").expect("a sandbox key is printed");
+        assert!(live.starts_with("sk_live_") && sandbox.starts_with("sk_test_"));
+        let base = format!("http://127.0.0.1:{}/v1", runner.port);
+
+        let body = json!({"recipient_address": TRON_RECIPIENT, "chain": "tron", "token": "USDT", "amount": 500.00, "currency": "USD"});
+        let (status, created) = call(&client, reqwest::Method::POST, format!("{base}/payouts"), &live, Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, approved) = call(&client, reqwest::Method::PATCH, format!("{base}/payouts/{id}"), &live, Some(json!({"status": "approved"}))).await;
+        assert_eq!((status, approved["status"].as_str()), (200, Some("approved")));
+        let (status, _) = call(&client, reqwest::Method::GET, format!("{base}/payouts/{id}"), &sandbox, None).await;
+        assert_eq!(status, 404, "the sandbox key does not see live intents");
+        let doc = client.get(format!("{base}/openapi.json")).send().await.unwrap();
+        assert_eq!(doc.status().as_u16(), 200);
+
+        // The admin CLI works on the same data directory while the runner is up.
+        let (ok, org_id, err) = admin(dir.path(), &["create-org", "--name", "Acme", "--plan", "scale"]);
+        assert!(ok && org_id.starts_with("org_"), "{err}");
+        let (ok, new_key, err) = admin(dir.path(), &["create-key", "--org", &org_id, "--environment", "live"]);
+        assert!(ok && new_key.starts_with("sk_live_"), "{err}");
+        let (status, list) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &new_key, None).await;
+        assert_eq!((status, list["data"].as_array().map(Vec::len)), (200, Some(0)), "a new org sees none of the dev org's intents");
+        let (ok, keys, _) = admin(dir.path(), &["list-keys", "--org", &org_id]);
+        assert!(ok && keys.contains("key_") && keys.contains("live"));
+        assert!(!keys.contains(&new_key[8..]), "list-keys never prints secrets");
+        let key_id = keys.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        let (ok, _, err) = admin(dir.path(), &["revoke-key", &key_id]);
+        assert!(ok, "{err}");
+        let (status, error) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &new_key, None).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (401, Some("api_key_invalid")));
+        let (ok, _, err) = admin(dir.path(), &["create-org", "--name", "X", "--plan", "platinum"]);
+        assert!(!ok && err.contains("not a plan"));
+        (live, sandbox, id)
+    };
+
+    // Restart: same keys work, the intent is still there, no new keys are printed.
+    let runner = start_runner(dir.path());
+    assert!(key_from(&runner.printed, "live key").is_none(), "keys are printed only on a fresh data dir: {:?}", runner.printed);
+    let base = format!("http://127.0.0.1:{}/v1", runner.port);
+    let (status, got) = call(&client, reqwest::Method::GET, format!("{base}/payouts/{payout_id}"), &live, None).await;
+    assert_eq!((status, got["status"].as_str(), got["amount_atomic"].as_str()), (200, Some("approved"), Some("500000000")));
+    let (status, _) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &sandbox, None).await;
+    assert_eq!(status, 200);
+}
