@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Local EVM devnet for the payout service: anvil + three test stablecoins.
 #
-# Usage: infra/devnet/start.sh [--port PORT] [--state-dir DIR] [--foreground]
+# Usage: infra/devnet/start.sh [--port PORT] [--state-dir DIR] [--block-time SECONDS] [--foreground]
 #
 #   --port PORT       JSON-RPC port on 127.0.0.1 (default 8545)
 #   --state-dir DIR   where devnet.env and anvil.log go
 #                     (default <repo>/.payouts/devnet)
+#   --block-time S    also mine a block every S seconds (default: only on each transaction)
 #   --foreground      keep anvil in the foreground; Ctrl-C stops it
 #
 # Without --foreground anvil is left running in the background; stop it with
@@ -48,6 +49,9 @@ while [[ $# -gt 0 ]]; do
       STATE_DIR="$2"; shift 2 ;;
     --state-dir=*) STATE_DIR="${1#*=}"; shift ;;
     --foreground) FOREGROUND=1; shift ;;
+    --block-time)
+      [[ $# -ge 2 ]] || die "--block-time needs a value"
+      BLOCK_TIME="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -141,7 +145,12 @@ trap 'exit 143' TERM
 
 log "starting anvil on $RPC_URL (chain id $CHAIN_ID), log: $LOG_FILE"
 : >"$LOG_FILE"
-nohup "$ANVIL" --host 127.0.0.1 --port "$PORT" --chain-id "$CHAIN_ID" \
+EXTRA_ARGS=()
+if [[ -n "${BLOCK_TIME:-}" ]]; then
+  [[ "$BLOCK_TIME" =~ ^[0-9]+$ ]] || die "invalid --block-time: $BLOCK_TIME"
+  EXTRA_ARGS+=(--block-time "$BLOCK_TIME")
+fi
+nohup "$ANVIL" --host 127.0.0.1 --port "$PORT" --chain-id "$CHAIN_ID" "${EXTRA_ARGS[@]}" \
   </dev/null >>"$LOG_FILE" 2>&1 &
 ANVIL_PID=$!
 
