@@ -6,6 +6,7 @@ pub mod chain;
 pub mod clock;
 pub mod queue;
 pub mod store;
+pub mod webhook;
 
 pub use bus::EventBus;
 pub use clock::{Clock, SystemClock};

@@ -1,0 +1,42 @@
+//! The webhook sender port: one HTTP POST of a signed event to a merchant's endpoint.
+
+use crate::domain::chain::Environment;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// One delivery attempt to make.
+#[derive(Clone, Debug)]
+pub struct WebhookRequest {
+    pub url: String,
+    /// Extra headers (signatures, ids); `content-type: application/json` is always sent.
+    pub headers: Vec<(String, String)>,
+    /// The exact bytes that were signed.
+    pub body: bytes::Bytes,
+    /// Live endpoints may only resolve to public addresses; sandbox ones may be local.
+    pub environment: Environment,
+}
+
+/// What happened, as recorded on the delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    pub latency: Duration,
+    /// Why there was no (successful) response: timeout, connection error, refused address, …
+    pub error: Option<String>,
+    /// The receiver's `Retry-After`, when it sent one (seconds or HTTP date).
+    pub retry_after: Option<Duration>,
+    /// True when the request was refused before any connection (e.g. a forbidden address).
+    pub refused_before_connect: bool,
+}
+
+impl AttemptOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn send(&self, request: &WebhookRequest) -> AttemptOutcome;
+}
