@@ -18,15 +18,15 @@
 
 use crate::ports::store::{AttrRange, Condition, IndexKey, IndexName, IndexQuery, Item, ItemKey, Store, StoreError, WriteOp};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
     ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
-use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use std::collections::{BTreeMap, HashMap};
@@ -295,13 +295,7 @@ impl DynamoDbStore {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
             }
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(|e| unavailable("BatchGetItem", &e))?;
+            let output = self.client.batch_get_item().request_items(&self.table, pending).send().await.map_err(|e| unavailable("BatchGetItem", &e))?;
             for attrs in output.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
                 let item = decode_item(&attrs)?;
                 found.insert(item.key.clone(), item);
@@ -311,9 +305,7 @@ impl DynamoDbStore {
                 _ => return Ok(()),
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "DynamoDB BatchGetItem: keys still unprocessed after {UNPROCESSED_RETRIES} retries (throttled)"
-        )))
+        Err(StoreError::Unavailable(format!("DynamoDB BatchGetItem: keys still unprocessed after {UNPROCESSED_RETRIES} retries (throttled)")))
     }
 
     async fn write_one(&self, position: usize, op: WriteOp) -> Result<(), StoreError> {
@@ -413,10 +405,7 @@ impl DynamoDbStore {
         }
         let mut seen = std::collections::HashSet::new();
         if let Some(op) = ops.iter().find(|op| !seen.insert(op.key().clone())) {
-            return Err(StoreError::Unavailable(format!(
-                "DynamoDB TransactWriteItems: two ops on {:?} in one write (DynamoDB refuses that)",
-                op.key()
-            )));
+            return Err(StoreError::Unavailable(format!("DynamoDB TransactWriteItems: two ops on {:?} in one write (DynamoDB refuses that)", op.key())));
         }
         let items = ops.into_iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
         // The SDK fills ClientRequestToken, so its own retries of this call are idempotent.
@@ -432,6 +421,10 @@ impl DynamoDbStore {
                     let other: Vec<String> = reasons.iter().map(code).filter(|code| code != "None" && code != "ConditionalCheckFailed").collect();
                     if !failed.is_empty() && other.is_empty() {
                         Err(StoreError::ConditionFailed { failed })
+                    } else if !other.is_empty() && other.iter().all(|code| code == "TransactionConflict") {
+                        // Another transaction touched the same items at the same moment: nothing
+                        // was written; the caller re-reads and decides again.
+                        Err(StoreError::Contention)
                     } else {
                         // Cancelled for another reason (TransactionConflict, throttling, …) too:
                         // nothing was written, and the failing positions may be incomplete, so
@@ -447,7 +440,13 @@ impl DynamoDbStore {
         }
     }
 
-    async fn query_page(&self, query: &IndexQuery, filter: &Expression, start: Option<Attrs>, page_limit: usize) -> Result<(Vec<Item>, Option<Attrs>), StoreError> {
+    async fn query_page(
+        &self,
+        query: &IndexQuery,
+        filter: &Expression,
+        start: Option<Attrs>,
+        page_limit: usize,
+    ) -> Result<(Vec<Item>, Option<Attrs>), StoreError> {
         let (pk_name, sk_name) = index_attrs(query.index);
         let mut names = filter.names.clone();
         let mut values = filter.values.clone();
@@ -555,11 +554,7 @@ impl Store for DynamoDbStore {
 /// An existing table of that name is left as it is (TTL is still ensured).
 pub async fn create_table(client: &Client, table_name: &str) -> Result<(), StoreError> {
     let string_attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|e| build_error("CreateTable", e))
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(|e| build_error("CreateTable", e))
     };
     let key = |hash: &str, range: &str| -> Result<Vec<KeySchemaElement>, StoreError> {
         Ok(vec![
@@ -613,8 +608,7 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<(), Store
 
     let ttl = client.describe_time_to_live().table_name(table_name).send().await.map_err(|e| unavailable("DescribeTimeToLive", &e))?;
     let ttl_on = ttl.time_to_live_description.as_ref().is_some_and(|description| {
-        description.attribute_name() == Some(TTL)
-            && matches!(description.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
+        description.attribute_name() == Some(TTL) && matches!(description.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
     });
     if !ttl_on {
         client
@@ -666,7 +660,15 @@ impl Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_before_execution(&self, _context: &BeforeSerializationInterceptorContextRef<'_>, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    // Once per operation, after the operation's config (its `Metadata`) is in the bag: a client
+    // interceptor's `read_before_execution` runs before that, and per-attempt hooks would count
+    // retries.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let operation = cfg.load::<Metadata>().map_or_else(|| "unknown".to_owned(), |metadata| metadata.name().to_owned());
         self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(operation);
         Ok(())

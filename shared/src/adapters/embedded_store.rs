@@ -169,6 +169,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn query(&self, query: &IndexQuery) -> Result<Vec<Item>, StoreError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
         let query = query.clone();
         self.with_connection(move |connection| {
             let index = query.index.as_str();

@@ -4,8 +4,8 @@
 use super::dynamodb::CallCounter;
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
 use async_trait::async_trait;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 pub struct SqsTxQueue {
     client: Client,
@@ -34,11 +34,7 @@ impl TxQueue for SqsTxQueue {
         let body = serde_json::to_string(message).map_err(|e| QueueError(format!("cannot encode the tx message: {e}")))?;
         self.client.send_message().queue_url(&self.queue_url).message_body(body).send().await.map_err(|error| {
             QueueError(match error.as_service_error() {
-                Some(service) => format!(
-                    "SQS SendMessage: {}: {}",
-                    service.code().unwrap_or("unknown error"),
-                    service.message().unwrap_or("no message")
-                ),
+                Some(service) => format!("SQS SendMessage: {}: {}", service.code().unwrap_or("unknown error"), service.message().unwrap_or("no message")),
                 None => format!("SQS SendMessage: {}", DisplayErrorContext(&error)),
             })
         })?;

@@ -146,6 +146,10 @@ pub enum StoreError {
     /// The write was refused as a whole; these are the positions of the ops whose condition failed.
     #[error("condition failed on write op(s) {failed:?}")]
     ConditionFailed { failed: Vec<usize> },
+    /// Another write to the same items won at the same moment (DynamoDB's TransactionConflict):
+    /// nothing was written; re-read and decide again.
+    #[error("write contention on the same items")]
+    Contention,
     /// The backend could not be reached or answered an error; nothing is known to be written.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -157,6 +161,11 @@ pub enum StoreError {
 impl StoreError {
     pub fn failed_at(&self, position: usize) -> bool {
         matches!(self, StoreError::ConditionFailed { failed } if failed.contains(&position))
+    }
+
+    /// Lost a race (a condition or a concurrent transaction): re-reading and deciding again is right.
+    pub fn lost_race(&self) -> bool {
+        matches!(self, StoreError::ConditionFailed { .. } | StoreError::Contention)
     }
 }
 

@@ -178,17 +178,23 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
     if let Some(guard) = &guard {
         ops.push(guard.record_op(reply.status, &reply.body, now)?);
     }
-    match app.store.write(ops).await {
-        Ok(()) => {
-            tracing::info!(payout_id = %intent.id, "payout intent created");
-            Ok(reply)
+    for _ in 0..MAX_ATTEMPTS {
+        match app.store.write(ops.clone()).await {
+            Ok(()) => {
+                tracing::info!(payout_id = %intent.id, "payout intent created");
+                return Ok(reply);
+            }
+            Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(2) => {
+                let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
+                return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
+            }
+            // A concurrent duplicate (same idempotency key) was being written: try again, which
+            // then replays its response.
+            Err(StoreError::Contention) => continue,
+            Err(error) => return Err(ApiError::internal(error)),
         }
-        Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(2) => {
-            let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-            Ok(Reply { status: stored.status, body: stored.body, replayed: true })
-        }
-        Err(error) => Err(ApiError::internal(error)),
     }
+    Err(ApiError::concurrent_update())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +316,7 @@ pub async fn update(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> 
                 return Reply::json(200, &intent.view());
             }
             // Someone else changed the intent since we read it: decide again on the new state.
-            Err(error) if error.failed_at(0) => (intent, version) = reload(app, &principal, &intent.id).await?,
+            Err(error) if error.failed_at(0) || matches!(error, StoreError::Contention) => (intent, version) = reload(app, &principal, &intent.id).await?,
             Err(error) => return Err(ApiError::internal(error)),
         }
     }
@@ -367,7 +373,7 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
                 let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
                 return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
             }
-            Err(error) if error.failed_at(0) => (intent, version) = reload(app, &principal, &intent.id).await?,
+            Err(error) if error.failed_at(0) || matches!(error, StoreError::Contention) => (intent, version) = reload(app, &principal, &intent.id).await?,
             Err(error) if error.failed_at(2) => return Err(ApiError::tx_hash_already_used()),
             Err(error) => return Err(ApiError::internal(error)),
         }

@@ -286,6 +286,7 @@ impl Watcher {
                 tracing::info!(payout_id = %intent.id, "intent changed concurrently; the other change stands");
                 Ok(None)
             }
+            Err(error @ StoreError::Contention) => Err(error),
             Err(error) => Err(error),
         }
     }

@@ -20,7 +20,7 @@ pub fn endpoint() -> String {
         Ok(endpoint) if !endpoint.trim().is_empty() => endpoint.trim().to_owned(),
         _ => panic!(
             "{ENDPOINT_VARIABLE} is not set: these tests need the AWS emulator. Run the repo's test command \
-             (bash .ci/run), or start moto yourself: \
+             (infra/test.sh), or start moto yourself: \
              `export {ENDPOINT_VARIABLE}=$(infra/test-env/moto.sh start | sed -n 's/^AWS_ENDPOINT_URL=//p')`"
         ),
     }
@@ -34,10 +34,7 @@ pub async fn sdk_config() -> SdkConfig {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "payouts-tests"))
         .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(30))
-                .build(),
+            aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_timeout(Duration::from_secs(30)).build(),
         )
         .load()
         .await

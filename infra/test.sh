@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs them all: the AWS emulator (moto, in .venv-moto), the
+# template checks (cfn-lint + sam validate, in .venv-sam), anvil/cast (npm, in infra/devnet),
+# then every Rust test of the workspace. Everything listens on 127.0.0.1 and is stopped at exit.
+#
+# Usage: infra/test.sh [extra cargo test args...]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+WORK="$PWD/.test-work"
+mkdir -p "$WORK"
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "local EVM node (anvil, cast) from npm"
+if [[ ! -x infra/devnet/node_modules/.bin/anvil ]]; then
+  npm ci --prefix infra/devnet --no-audit --no-fund --loglevel=error >&2
+fi
+
+step "AWS emulator (moto)"
+MOTO_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+MOTO_DIR="$WORK/moto-$MOTO_PORT"
+cleanup() { infra/test-env/moto.sh stop --dir "$MOTO_DIR" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+infra/test-env/moto.sh start --port "$MOTO_PORT" --dir "$MOTO_DIR" >/dev/null
+export PAYOUTS_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+
+step "template.yaml (cfn-lint, sam validate)"
+infra/test-env/check-template.sh
+
+step "cargo test"
+cargo test --workspace --locked "$@"
