@@ -1,12 +1,17 @@
 //! `payouts-local`: the whole service in one process, for development and tests.
 //!
-//! Same handler code as the Lambdas, on the embedded store. Variables:
-//! `PAYOUTS_PORT` (8080), `PAYOUTS_DATA_DIR` (./.payouts), and every `PAYOUTS_<ENV>_<CHAIN>_…`
-//! chain variable the Lambdas read.
+//! Same handler code as the Lambdas, on the embedded store, with the chain-watcher (tx queue
+//! consumer + a sweep every `PAYOUTS_WATCH_INTERVAL_SECONDS`, default 5) and the event outbox
+//! running in-process. Variables: `PAYOUTS_PORT` (8080), `PAYOUTS_DATA_DIR` (./.payouts), and
+//! every `PAYOUTS_…` variable the Lambdas read.
 
 use crate::config::{parse_var, ProcessEnv};
 use crate::service::admin::bootstrap_dev_org;
+use crate::adapters::memory_bus::InProcessBus;
+use crate::service::watcher::Watcher;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 use std::process::ExitCode;
 
 pub async fn main() -> ExitCode {
@@ -23,7 +28,11 @@ pub async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let vars = ProcessEnv;
     let port: u16 = parse_var(&vars, "PAYOUTS_PORT", 8080)?;
-    let (app, _tx_messages) = crate::runtime::local_app(&vars).await?;
+    let (app, mut tx_messages) = crate::runtime::local_app(&vars).await?;
+    let interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_WATCH_INTERVAL_SECONDS", 5u64)?.max(1));
+    let (bus, mut published) = InProcessBus::new();
+    let readers = crate::runtime::chain_readers(&app.chains, &crate::runtime::rpc_options(&vars)?)?;
+    let watcher = Arc::new(Watcher::new(app.clone(), Arc::new(bus), readers, crate::runtime::watcher_config(&vars)?));
     if let Some(created) = bootstrap_dev_org(&app).await? {
         // Printed once: only hashes are stored, so these cannot be shown again.
         println!("Fresh data directory: created organization {} ({}, plan {}).", created.org.id, created.org.name, created.org.plan);
@@ -31,6 +40,32 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  sandbox key: {}", created.sandbox.1.reveal());
         println!("Keep them: only their hashes are stored. `payouts-admin create-key` makes more.");
     }
+    // The tx queue: check a payout as soon as it is executed.
+    let on_message = watcher.clone();
+    tokio::spawn(async move {
+        while let Some(message) = tx_messages.recv().await {
+            if let Err(error) = on_message.check_payouts(&[message.payout_id]).await {
+                tracing::warn!(error = %error, "tx-queue check failed; the sweep will retry");
+            }
+        }
+    });
+    // The schedule: sweep every executed/verifying payout, then the outbox.
+    let sweeper = watcher.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = sweeper.sweep().await {
+                tracing::warn!(error = %error, "sweep failed; retrying at the next tick");
+            }
+        }
+    });
+    // The bus: published events (webhook dispatch plugs in here).
+    tokio::spawn(async move {
+        while let Some(event) = published.recv().await {
+            tracing::info!(event_id = %event.id, event_type = %event.event_type, "event published");
+        }
+    });
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("payouts-local listening on http://{}/v1", listener.local_addr()?);
     tokio::select! {

@@ -4,8 +4,16 @@
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::memory_queue::InProcessQueue;
+use crate::adapters::eventbridge::EventBridgeBus;
+use crate::adapters::rpc_chain::{RpcChainReader, RpcOptions};
 use crate::adapters::sqs::SqsTxQueue;
-use crate::config::{required, ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars};
+use crate::domain::chain::{Chain, Environment};
+use crate::ports::bus::EventBus;
+use crate::ports::chain::ChainReader;
+use crate::service::watcher::{Watcher, WatcherConfig};
+use std::collections::HashMap;
+use std::time::Duration;
+use crate::config::{parse_var, required, ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars};
 use crate::http::routes::Route;
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
 use crate::ports::{Store, SystemClock};
@@ -77,4 +85,81 @@ pub async fn local_app(vars: &dyn Vars) -> Result<(App, tokio::sync::mpsc::Unbou
     let (queue, receiver) = InProcessQueue::new();
     let app = App { store: open_store(&choice).await?, tx_queue: Arc::new(queue), clock: Arc::new(SystemClock), chains: Arc::new(ChainRegistry::from_vars(vars)?) };
     Ok((app, receiver))
+}
+
+/// Chain-watcher settings: `PAYOUTS_TX_NOT_FOUND_WINDOW_SECONDS` (86400),
+/// `PAYOUTS_WATCH_SWEEP_LIMIT` (5000 per chain and environment).
+pub fn watcher_config(vars: &dyn Vars) -> Result<WatcherConfig, ConfigError> {
+    let defaults = WatcherConfig::default();
+    let window: i64 = parse_var(vars, "PAYOUTS_TX_NOT_FOUND_WINDOW_SECONDS", defaults.not_found_window.num_seconds())?;
+    Ok(WatcherConfig {
+        not_found_window: chrono::Duration::seconds(window.max(1)),
+        sweep_limit: parse_var(vars, "PAYOUTS_WATCH_SWEEP_LIMIT", defaults.sweep_limit)?,
+        outbox_limit: defaults.outbox_limit,
+    })
+}
+
+/// JSON-RPC client settings: `PAYOUTS_RPC_TIMEOUT_MS` (10000), `PAYOUTS_RPC_MAX_BATCH` (50),
+/// `PAYOUTS_RPC_RETRIES` (2).
+pub fn rpc_options(vars: &dyn Vars) -> Result<RpcOptions, ConfigError> {
+    let defaults = RpcOptions::default();
+    Ok(RpcOptions {
+        request_timeout: Duration::from_millis(parse_var(vars, "PAYOUTS_RPC_TIMEOUT_MS", defaults.request_timeout.as_millis() as u64)?),
+        max_batch: parse_var(vars, "PAYOUTS_RPC_MAX_BATCH", defaults.max_batch)?.max(1),
+        retries: parse_var(vars, "PAYOUTS_RPC_RETRIES", defaults.retries)?,
+        retry_base_delay: defaults.retry_base_delay,
+    })
+}
+
+/// One reader per (environment, chain) of the registry.
+pub fn chain_readers(chains: &ChainRegistry, options: &RpcOptions) -> Result<HashMap<(Environment, Chain), Arc<dyn ChainReader>>, ConfigError> {
+    let mut readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>> = HashMap::new();
+    for settings in chains.all() {
+        let reader = RpcChainReader::new(settings, options.clone()).map_err(|e| ConfigError {
+            variable: format!("PAYOUTS_{}_{}_RPC_URL", settings.environment.as_str().to_uppercase(), settings.chain.as_str().to_uppercase()),
+            problem: e.to_string(),
+        })?;
+        readers.insert((settings.environment, settings.chain), Arc::new(reader));
+    }
+    Ok(readers)
+}
+
+/// The chain-watcher of a Lambda: DynamoDB, EventBridge (`PAYOUTS_EVENT_BUS_NAME`), JSON-RPC.
+pub async fn lambda_watcher() -> Result<Watcher, ConfigError> {
+    let vars = ProcessEnv;
+    let table = required(&vars, "PAYOUTS_TABLE_NAME")?;
+    let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
+    let config = aws_sdk_config().await;
+    let chains = ChainRegistry::from_vars(&vars)?;
+    let readers = chain_readers(&chains, &rpc_options(&vars)?)?;
+    let app = App {
+        store: Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
+        tx_queue: Arc::new(NoQueue),
+        clock: Arc::new(SystemClock),
+        chains: Arc::new(chains),
+    };
+    let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&config), bus_name));
+    Ok(Watcher::new(app, bus, readers, watcher_config(&vars)?))
+}
+
+/// The tx-queue consumer Lambda (SQS event source with `ReportBatchItemFailures`).
+pub async fn run_watcher_queue() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let watcher = &watcher;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+        Ok::<_, std::convert::Infallible>(crate::jobs::watcher::handle_tx_queue(watcher, event.payload).await)
+    }))
+    .await
+}
+
+/// The scheduled sweep Lambda (EventBridge schedule).
+pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let watcher = &watcher;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
+        crate::jobs::watcher::handle_schedule(watcher, event.payload).await.map(|report| serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
+    }))
+    .await
 }

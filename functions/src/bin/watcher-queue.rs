@@ -1,0 +1,6 @@
+//! Lambda: the chain-watcher's tx-queue consumer (checks payouts right after execute).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::run_watcher_queue().await
+}

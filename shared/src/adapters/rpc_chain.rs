@@ -1,0 +1,553 @@
+//! JSON-RPC adapter of the chain port, for every supported chain (tron's `/jsonrpc` endpoint
+//! speaks the same dialect as the EVM L2s, with a few quirks handled here).
+//!
+//! One [`ChainReader::snapshot`] is one JSON-RPC batch per `max_batch` calls: one
+//! `eth_getTransactionReceipt` per hash, then `eth_blockNumber` and (when asked for)
+//! `eth_getBlockByNumber("finalized", false)`. The head calls go last, in the last chunk, so the
+//! head is never read before a receipt it is compared with.
+//!
+//! Everything is read as raw JSON and checked field by field rather than through alloy's typed
+//! `Block`/`TransactionReceipt`: tron blocks carry `"stateRoot":"0x"` (the typed block refuses
+//! it), L2 receipts carry chain-specific types and fields, and all this adapter needs is a few
+//! fields of each answer. Any trouble — transport, HTTP status, JSON-RPC error entry, missing
+//! batch entry, malformed answer — is a [`ChainError`], never "receipt not found": only a JSON
+//! `null` receipt is `None`.
+//!
+//! The provider's headers (e.g. `TRON-PRO-API-KEY`) and the endpoint URL (which may embed a key
+//! in its path) never appear in errors or logs.
+
+use crate::config::ChainSettings;
+use crate::domain::address::TxHash;
+use crate::domain::chain::Chain;
+use crate::ports::chain::{ChainError, ChainReader, ChainSnapshot, TransferLog, TxReceipt};
+use alloy::rpc::client::{ClientBuilder, RpcClient};
+use alloy::transports::{RpcError, TransportError, TransportErrorKind};
+use async_trait::async_trait;
+use rand::Rng;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Tron's JSON-RPC refuses batches of more than 100 calls.
+pub const TRON_MAX_BATCH: usize = 100;
+
+/// Longest `Retry-After` honoured: beyond it the snapshot fails at once (the watcher looks again
+/// later) rather than holding the caller.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Longest piece of a provider's answer quoted in an error.
+const MAX_QUOTED: usize = 300;
+
+/// `keccak256("Transfer(address,address,uint256)")`, topic0 of every ERC-20 (and TRC-20) transfer.
+pub fn transfer_topic() -> [u8; 32] {
+    alloy::primitives::keccak256(b"Transfer(address,address,uint256)").0
+}
+
+/// How the adapter talks to the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcOptions {
+    /// Whole-request timeout (connect + send + answer), per attempt.
+    pub request_timeout: Duration,
+    /// Calls per HTTP request (tron accepts at most [`TRON_MAX_BATCH`]).
+    pub max_batch: usize,
+    /// Further attempts of a failed batch request before giving up.
+    pub retries: u32,
+    /// First pause between attempts; doubled at each retry, with jitter.
+    pub retry_base_delay: Duration,
+}
+
+impl Default for RpcOptions {
+    fn default() -> Self {
+        RpcOptions { request_timeout: Duration::from_secs(10), max_batch: 50, retries: 2, retry_base_delay: Duration::from_millis(200) }
+    }
+}
+
+/// The chain port over a provider's JSON-RPC endpoint (alloy's RPC client, HTTP batches).
+pub struct RpcChainReader {
+    chain: Chain,
+    client: RpcClient,
+    options: RpcOptions,
+    /// `scheme://host:port` of the endpoint: what errors may name.
+    endpoint: String,
+    /// Texts that must never appear in an error (the URL with its path, the header values).
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for RpcChainReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcChainReader").field("chain", &self.chain).field("endpoint", &self.endpoint).field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+/// One call of a snapshot and what its answer is for.
+#[derive(Clone, Copy, Debug)]
+enum Purpose {
+    Receipt(usize),
+    Head,
+    Finalized,
+}
+
+struct PlannedCall {
+    purpose: Purpose,
+    method: &'static str,
+    params: Value,
+}
+
+enum Answer {
+    Receipt(usize, Option<TxReceipt>),
+    Head(u64),
+    Finalized(Option<u64>),
+}
+
+/// A failed attempt: what to say, and the pause the server asked for (HTTP `Retry-After`).
+struct AttemptError {
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl AttemptError {
+    fn new(message: impl Into<String>) -> AttemptError {
+        AttemptError { message: message.into(), retry_after: None }
+    }
+}
+
+impl RpcChainReader {
+    pub fn new(settings: &ChainSettings, options: RpcOptions) -> Result<RpcChainReader, ChainError> {
+        let chain = settings.chain;
+        if options.max_batch == 0 {
+            return Err(ChainError(format!("{chain}: max_batch must be at least 1")));
+        }
+        if chain == Chain::Tron && options.max_batch > TRON_MAX_BATCH {
+            return Err(ChainError(format!("{chain}: max_batch {} exceeds tron's batch limit of {TRON_MAX_BATCH}", options.max_batch)));
+        }
+        if options.request_timeout.is_zero() {
+            return Err(ChainError(format!("{chain}: request_timeout must not be zero")));
+        }
+        let url: reqwest::Url = settings.rpc_url.trim().parse().map_err(|_| ChainError(format!("{chain}: the RPC URL is not a valid URL")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ChainError(format!("{chain}: the RPC URL must be http or https")));
+        }
+        let endpoint = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+            (Some(host), None) => format!("{}://{host}", url.scheme()),
+            (None, _) => return Err(ChainError(format!("{chain}: the RPC URL has no host"))),
+        };
+
+        let mut secrets = vec![url.as_str().to_owned(), settings.rpc_url.trim().to_owned()];
+        if !matches!(url.path(), "" | "/") {
+            secrets.push(url.path().to_owned());
+        }
+        if let Some(query) = url.query() {
+            secrets.push(query.to_owned());
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &settings.rpc_headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| ChainError(format!("{chain}: invalid RPC header name {:?}", name.trim())))?;
+            let mut header_value = reqwest::header::HeaderValue::from_str(value.trim()).map_err(|_| ChainError(format!("{chain}: invalid value for RPC header {name}")))?;
+            header_value.set_sensitive(true);
+            headers.insert(name, header_value);
+            // Too short a value would blank out unrelated text; such a value is no secret anyway.
+            if value.trim().len() >= 4 {
+                secrets.push(value.trim().to_owned());
+            }
+        }
+        // Longest first, so that a secret containing another one is scrubbed whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+
+        let http = reqwest::Client::builder()
+            .timeout(options.request_timeout)
+            .connect_timeout(options.request_timeout)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            // The endpoint is dialled directly: no proxy from the environment sees the API key.
+            .no_proxy()
+            .build()
+            .map_err(|e| ChainError(format!("{chain}: cannot build the HTTP client: {e}")))?;
+        let client = ClientBuilder::default().http_with_client(http, url);
+        Ok(RpcChainReader { chain, client, options, endpoint, secrets })
+    }
+
+    pub fn chain(&self) -> Chain {
+        self.chain
+    }
+
+    pub fn options(&self) -> &RpcOptions {
+        &self.options
+    }
+
+    /// The calls of one snapshot, receipts first and the head last.
+    fn plan(tx_hashes: &[TxHash], with_finalized: bool) -> Vec<PlannedCall> {
+        let mut calls = Vec::with_capacity(tx_hashes.len() + 2);
+        for (index, hash) in tx_hashes.iter().enumerate() {
+            // Tron accepts hashes with or without 0x; every chain gets the 0x form.
+            let param = format!("0x{}", hash.bare_hex().to_ascii_lowercase());
+            calls.push(PlannedCall { purpose: Purpose::Receipt(index), method: "eth_getTransactionReceipt", params: Value::Array(vec![Value::String(param)]) });
+        }
+        // An explicit empty array: alloy omits `params` altogether for `()`, which some servers refuse.
+        calls.push(PlannedCall { purpose: Purpose::Head, method: "eth_blockNumber", params: Value::Array(Vec::new()) });
+        if with_finalized {
+            calls.push(PlannedCall { purpose: Purpose::Finalized, method: "eth_getBlockByNumber", params: Value::Array(vec![Value::String("finalized".to_owned()), Value::Bool(false)]) });
+        }
+        calls
+    }
+
+    /// One chunk, retried with exponential backoff and jitter.
+    async fn run_chunk(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash]) -> Result<Vec<Answer>, ChainError> {
+        let mut attempt: u32 = 0;
+        loop {
+            let error = match self.attempt(chunk, tx_hashes).await {
+                Ok(answers) => return Ok(answers),
+                Err(error) => error,
+            };
+            let message = self.scrub(&error.message);
+            if attempt >= self.options.retries {
+                return Err(ChainError(format!("{} ({}): {message} (after {} attempt{})", self.chain, self.endpoint, attempt + 1, if attempt == 0 { "" } else { "s" })));
+            }
+            let mut pause = self.backoff(attempt);
+            if let Some(asked) = error.retry_after {
+                if asked > MAX_RETRY_AFTER {
+                    return Err(ChainError(format!("{} ({}): {message} (the provider asks to wait {} s)", self.chain, self.endpoint, asked.as_secs())));
+                }
+                pause = pause.max(asked);
+            }
+            tracing::warn!(chain = %self.chain, endpoint = %self.endpoint, attempt = attempt + 1, pause_ms = pause.as_millis() as u64, error = %message, "chain RPC batch failed; retrying");
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    /// `base · 2^attempt`, capped, then a random point in its upper half.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(16));
+        let full = self.options.retry_base_delay.saturating_mul(factor).min(MAX_BACKOFF);
+        let half = full / 2;
+        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+        let jitter = if jitter_ms == 0 { Duration::ZERO } else { Duration::from_millis(rand::rng().random_range(0..=jitter_ms)) };
+        half + jitter
+    }
+
+    /// One HTTP request carrying the chunk's calls, and its answers checked.
+    async fn attempt(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash]) -> Result<Vec<Answer>, AttemptError> {
+        let mut batch = self.client.new_batch();
+        let mut waiters = Vec::with_capacity(chunk.len());
+        for call in chunk {
+            let waiter = batch.add_call::<Value, Value>(call.method, &call.params).map_err(|e| AttemptError::new(format!("cannot encode {}: {e}", call.method)))?;
+            waiters.push(waiter);
+        }
+        // The batch must be sent (and its answer dispatched) before any waiter resolves.
+        batch.send().await.map_err(|e| transport_error(&e))?;
+
+        let mut answers = Vec::with_capacity(chunk.len());
+        for (call, waiter) in chunk.iter().zip(waiters) {
+            let value = waiter.await.map_err(|e| {
+                let mut error = transport_error(&e);
+                error.message = format!("{}: {}", call.method, error.message);
+                error
+            })?;
+            let answer = match call.purpose {
+                Purpose::Head => Answer::Head(parse_quantity(&value).map_err(|e| AttemptError::new(format!("eth_blockNumber: {e}")))?),
+                Purpose::Finalized => Answer::Finalized(parse_block_number(&value).map_err(|e| AttemptError::new(format!("finalized block: {e}")))?),
+                Purpose::Receipt(index) => {
+                    let hash = tx_hashes.get(index).ok_or_else(|| AttemptError::new("internal: receipt index out of range"))?;
+                    let receipt = parse_receipt(self.chain, hash, &value).map_err(|e| AttemptError::new(format!("receipt of {}: {e}", hash.as_str())))?;
+                    Answer::Receipt(index, receipt)
+                }
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    /// Removes the URL (path and query may hold a key) and header values from a message, and
+    /// keeps it short.
+    fn scrub(&self, message: &str) -> String {
+        let mut text = message.to_owned();
+        for secret in &self.secrets {
+            if !secret.is_empty() {
+                text = text.replace(secret.as_str(), "<redacted>");
+            }
+        }
+        truncate(&text, MAX_QUOTED * 2)
+    }
+}
+
+#[async_trait]
+impl ChainReader for RpcChainReader {
+    async fn snapshot(&self, tx_hashes: &[TxHash], with_finalized: bool) -> Result<ChainSnapshot, ChainError> {
+        let calls = Self::plan(tx_hashes, with_finalized);
+        let mut receipts: Vec<Option<Option<TxReceipt>>> = vec![None; tx_hashes.len()];
+        let mut head = None;
+        let mut finalized = None;
+        // Chunks go one after the other, in order: the head (last chunk) is read after every receipt.
+        for chunk in calls.chunks(self.options.max_batch) {
+            for answer in self.run_chunk(chunk, tx_hashes).await? {
+                match answer {
+                    Answer::Receipt(index, receipt) => {
+                        if let Some(slot) = receipts.get_mut(index) {
+                            *slot = Some(receipt);
+                        }
+                    }
+                    Answer::Head(number) => head = Some(number),
+                    Answer::Finalized(number) => finalized = Some(number),
+                }
+            }
+        }
+        let head = head.ok_or_else(|| ChainError(format!("{}: no eth_blockNumber answer", self.chain)))?;
+        let finalized = if with_finalized { finalized.ok_or_else(|| ChainError(format!("{}: no finalized block answer", self.chain)))? } else { None };
+        let receipts = receipts
+            .into_iter()
+            .enumerate()
+            .map(|(index, receipt)| receipt.ok_or_else(|| ChainError(format!("{}: no answer for receipt #{index}", self.chain))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ChainSnapshot { head, finalized, receipts })
+    }
+}
+
+fn transport_error(error: &TransportError) -> AttemptError {
+    let retry_after = match error {
+        RpcError::Transport(TransportErrorKind::HttpErrorWithRetryAfter { retry_after, .. }) => Some(*retry_after),
+        _ => None,
+    };
+    let message = match error {
+        RpcError::Transport(TransportErrorKind::HttpError(http)) | RpcError::Transport(TransportErrorKind::HttpErrorWithRetryAfter { error: http, .. }) => {
+            if (300..400).contains(&http.status) {
+                format!("HTTP {} (redirects are not followed)", http.status)
+            } else {
+                format!("HTTP {}: {}", http.status, truncate(&http.body, MAX_QUOTED))
+            }
+        }
+        RpcError::ErrorResp(payload) => format!("JSON-RPC error {}: {}", payload.code, truncate(&payload.message, MAX_QUOTED)),
+        RpcError::DeserError { err, text } => format!("malformed answer ({err}): {}", truncate(text, MAX_QUOTED)),
+        RpcError::Transport(TransportErrorKind::Custom(inner)) => {
+            // reqwest's own error chain says "timed out", "connection refused", … one level down.
+            let mut text = inner.to_string();
+            let mut source = std::error::Error::source(inner.as_ref());
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+        other => other.to_string(),
+    };
+    AttemptError { message, retry_after }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A JSON-RPC QUANTITY (`"0x1b4"`) as u64.
+fn parse_quantity(value: &Value) -> Result<u64, String> {
+    let text = value.as_str().ok_or_else(|| format!("expected a hex quantity, got {}", truncate(&value.to_string(), 80)))?;
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).ok_or_else(|| format!("expected a 0x-prefixed quantity, got {text:?}"))?;
+    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("invalid quantity {:?}", truncate(text, 80)));
+    }
+    u64::from_str_radix(digits, 16).map_err(|_| format!("invalid quantity {text:?}"))
+}
+
+/// The number of a block read as raw JSON (`null`: the node knows no such block yet).
+fn parse_block_number(value: &Value) -> Result<Option<u64>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(block) => parse_quantity(block.get("number").unwrap_or(&Value::Null)).map(Some).map_err(|e| format!("number: {e}")),
+        other => Err(format!("expected a block object, got {}", truncate(&other.to_string(), 80))),
+    }
+}
+
+/// Hex bytes of an exact length, with or without `0x` (tron omits it in places), any case.
+fn parse_fixed<const N: usize>(value: Option<&Value>, field: &str) -> Result<[u8; N], String> {
+    let text = value.and_then(Value::as_str).ok_or_else(|| format!("{field}: missing or not a string"))?;
+    let bytes = parse_hex(text).map_err(|e| format!("{field}: {e}"))?;
+    bytes.try_into().map_err(|bytes: Vec<u8>| format!("{field}: expected {N} bytes, got {}", bytes.len()))
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    hex::decode(digits).map_err(|_| format!("invalid hex {:?}", truncate(text, 80)))
+}
+
+/// A log's emitting contract: 20 bytes (tron: also accepted with its 0x41 prefix).
+fn parse_log_address(chain: Chain, value: Option<&Value>) -> Result<[u8; 20], String> {
+    let text = value.and_then(Value::as_str).ok_or_else(|| "address: missing or not a string".to_owned())?;
+    let bytes = parse_hex(text).map_err(|e| format!("address: {e}"))?;
+    match bytes.len() {
+        20 => bytes.try_into().map_err(|_| "address: expected 20 bytes".to_owned()),
+        21 if chain == Chain::Tron && bytes.first() == Some(&0x41) => bytes.get(1..).and_then(|b| b.try_into().ok()).ok_or_else(|| "address: expected 20 bytes".to_owned()),
+        n => Err(format!("address: expected 20 bytes, got {n}")),
+    }
+}
+
+/// A receipt read as raw JSON: `null` is "not found"; anything else must have every field
+/// verification needs, and be the receipt of `hash`.
+fn parse_receipt(chain: Chain, hash: &TxHash, value: &Value) -> Result<Option<TxReceipt>, String> {
+    let receipt = match value {
+        Value::Null => return Ok(None),
+        Value::Object(receipt) => receipt,
+        other => return Err(format!("expected a receipt object or null, got {}", truncate(&other.to_string(), 80))),
+    };
+    let answered: [u8; 32] = parse_fixed(receipt.get("transactionHash"), "transactionHash")?;
+    if !hex::encode(answered).eq_ignore_ascii_case(hash.bare_hex()) {
+        return Err(format!("the node answered the receipt of another transaction (0x{})", hex::encode(answered)));
+    }
+    let succeeded = match parse_quantity(receipt.get("status").unwrap_or(&Value::Null)).map_err(|e| format!("status: {e}"))? {
+        1 => true,
+        0 => false,
+        other => return Err(format!("status: unexpected value {other}")),
+    };
+    let block_number = parse_quantity(receipt.get("blockNumber").unwrap_or(&Value::Null)).map_err(|e| format!("blockNumber: {e}"))?;
+    let block_hash: [u8; 32] = parse_fixed(receipt.get("blockHash"), "blockHash")?;
+    let logs = receipt.get("logs").and_then(Value::as_array).ok_or_else(|| "logs: missing or not an array".to_owned())?;
+
+    let topic = transfer_topic();
+    let mut transfers = Vec::new();
+    for (position, log) in logs.iter().enumerate() {
+        let log = log.as_object().ok_or_else(|| format!("logs[{position}]: not an object"))?;
+        let address = parse_log_address(chain, log.get("address")).map_err(|e| format!("logs[{position}].{e}"))?;
+        let topics = log.get("topics").and_then(Value::as_array).ok_or_else(|| format!("logs[{position}].topics: missing or not an array"))?;
+        let topics = topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| parse_fixed::<32>(Some(t), &format!("logs[{position}].topics[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = parse_hex(log.get("data").and_then(Value::as_str).ok_or_else(|| format!("logs[{position}].data: missing or not a string"))?).map_err(|e| format!("logs[{position}].data: {e}"))?;
+        let log_index = parse_quantity(log.get("logIndex").unwrap_or(&Value::Null)).map_err(|e| format!("logs[{position}].logIndex: {e}"))?;
+
+        // ERC-20 shape only: topic0, from, to indexed; the value as the one data word. ERC-721
+        // transfers (4 topics, no data) and anything else are not token transfers.
+        let [topic0, from_word, to_word] = topics.as_slice() else { continue };
+        if *topic0 != topic || data.len() != 32 {
+            continue;
+        }
+        transfers.push(TransferLog { log_index, token_contract: address, from: word_address(from_word), to: word_address(to_word), amount: word_amount(&data) });
+    }
+    Ok(Some(TxReceipt { succeeded, block_number, block_hash: format!("0x{}", hex::encode(block_hash)), transfers }))
+}
+
+/// The address in an indexed topic: its last 20 bytes.
+fn word_address(word: &[u8; 32]) -> [u8; 20] {
+    let mut address = [0u8; 20];
+    address.copy_from_slice(&word[12..]);
+    address
+}
+
+/// A uint256 data word as u128 (`None` when it does not fit).
+fn word_amount(data: &[u8]) -> Option<u128> {
+    let (high, low) = data.split_at_checked(16)?;
+    if high.iter().any(|b| *b != 0) {
+        return None;
+    }
+    Some(u128::from_be_bytes(low.try_into().ok()?))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const HASH: &str = "0x8a1b0c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+    fn word(address: &str) -> String {
+        format!("0x000000000000000000000000{address}")
+    }
+
+    fn receipt(logs: Value) -> Value {
+        json!({
+            "transactionHash": HASH,
+            "status": "0x1",
+            "blockNumber": "0x1b4",
+            "blockHash": "0xABCDEF0000000000000000000000000000000000000000000000000000000001",
+            "logs": logs,
+        })
+    }
+
+    fn transfer_log(index: &str, data: &str, extra_topic: bool) -> Value {
+        let mut topics = vec![json!(format!("0x{}", hex::encode(transfer_topic()))), json!(word("1111111111111111111111111111111111111111")), json!(word("2222222222222222222222222222222222222222"))];
+        if extra_topic {
+            topics.push(json!(format!("0x{}", "00".repeat(31) + "07")));
+        }
+        json!({ "address": "0x3333333333333333333333333333333333333333", "topics": topics, "data": data, "logIndex": index })
+    }
+
+    #[test]
+    fn the_transfer_topic_is_the_erc20_one() {
+        assert_eq!(hex::encode(transfer_topic()), "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+    }
+
+    #[test]
+    fn receipts_keep_erc20_transfers_only() {
+        let hash = TxHash::parse(Chain::Base, HASH).unwrap();
+        let amount = format!("0x{:064x}", 500_000_000u64);
+        let huge = format!("0x01{}", "00".repeat(31));
+        let logs = json!([transfer_log("0x0", &amount, false), transfer_log("0x1", "0x", true), transfer_log("0x2", &huge, false)]);
+        let parsed = parse_receipt(Chain::Base, &hash, &receipt(logs)).unwrap().unwrap();
+        assert!(parsed.succeeded);
+        assert_eq!(parsed.block_number, 0x1b4);
+        assert_eq!(parsed.block_hash, "0xabcdef0000000000000000000000000000000000000000000000000000000001");
+        assert_eq!(parsed.transfers.len(), 2, "the ERC-721-shaped log is skipped");
+        assert_eq!(parsed.transfers[0].amount, Some(500_000_000));
+        assert_eq!(parsed.transfers[0].from, [0x11; 20]);
+        assert_eq!(parsed.transfers[0].to, [0x22; 20]);
+        assert_eq!(parsed.transfers[0].token_contract, [0x33; 20]);
+        assert_eq!(parsed.transfers[1].log_index, 2);
+        assert_eq!(parsed.transfers[1].amount, None, "more than u128::MAX");
+    }
+
+    #[test]
+    fn null_is_not_found_and_anything_else_incomplete_is_an_error() {
+        let hash = TxHash::parse(Chain::Tron, HASH).unwrap();
+        assert_eq!(parse_receipt(Chain::Tron, &hash, &Value::Null), Ok(None));
+        for field in ["status", "blockNumber", "blockHash", "logs", "transactionHash"] {
+            let mut broken = receipt(json!([]));
+            broken.as_object_mut().unwrap().remove(field);
+            assert!(parse_receipt(Chain::Tron, &hash, &broken).is_err(), "{field}");
+        }
+        let mut other = receipt(json!([]));
+        other["transactionHash"] = json!(format!("0x{}", "ab".repeat(32)));
+        assert!(parse_receipt(Chain::Tron, &hash, &other).unwrap_err().contains("another transaction"));
+        assert!(parse_receipt(Chain::Tron, &hash, &json!("0x1")).is_err());
+        let mut bad_status = receipt(json!([]));
+        bad_status["status"] = json!("0x2");
+        assert!(parse_receipt(Chain::Tron, &hash, &bad_status).is_err());
+    }
+
+    #[test]
+    fn quantities_are_strict() {
+        assert_eq!(parse_quantity(&json!("0x0")), Ok(0));
+        assert_eq!(parse_quantity(&json!("0x20e0cf0")), Ok(0x20e0cf0));
+        for bad in [json!("20e0cf0"), json!("0x"), json!(12), json!(null), json!("0xzz"), json!("0x1ffffffffffffffff")] {
+            assert!(parse_quantity(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_block_number(&json!({ "number": "0x10", "stateRoot": "0x" })), Ok(Some(16)));
+        assert_eq!(parse_block_number(&Value::Null), Ok(None));
+        assert!(parse_block_number(&json!({ "hash": "0x00" })).is_err());
+    }
+
+    #[test]
+    fn options_are_checked_and_secrets_scrubbed() {
+        let registry = crate::config::ChainRegistry::from_vars(&std::collections::BTreeMap::new()).unwrap();
+        let mut settings = registry.get(crate::domain::chain::Environment::Live, Chain::Tron).unwrap().clone();
+        settings.rpc_url = "https://rpc.example/v2/secret-path-key".to_owned();
+        settings.rpc_headers = vec![("TRON-PRO-API-KEY".to_owned(), "key-1234".to_owned())];
+        assert!(RpcChainReader::new(&settings, RpcOptions { max_batch: 101, ..RpcOptions::default() }).is_err());
+        assert!(RpcChainReader::new(&settings, RpcOptions { max_batch: 0, ..RpcOptions::default() }).is_err());
+        let reader = RpcChainReader::new(&settings, RpcOptions { max_batch: 100, ..RpcOptions::default() }).unwrap();
+        let scrubbed = reader.scrub("error sending request for url (https://rpc.example/v2/secret-path-key) key-1234");
+        assert!(!scrubbed.contains("secret-path-key") && !scrubbed.contains("key-1234"), "{scrubbed}");
+        let debug = format!("{reader:?}");
+        assert!(!debug.contains("secret-path-key") && !debug.contains("key-1234"), "{debug}");
+    }
+}
