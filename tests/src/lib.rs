@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod anvil;
 pub mod aws;
 
 use async_trait::async_trait;
