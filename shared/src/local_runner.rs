@@ -2,7 +2,7 @@
 //!
 //! Same handler code as the Lambdas, on the embedded store, with the chain-watcher (tx queue
 //! consumer + a sweep every `PAYOUTS_WATCH_INTERVAL_SECONDS`, default 5) and the event outbox
-//! running in-process. Variables: `PAYOUTS_PORT` (8080), `PAYOUTS_DATA_DIR` (./.payouts), and
+//! running in-process, and webhooks dispatched in-process with the same code and schedule. Variables: `PAYOUTS_PORT` (8080), `PAYOUTS_DATA_DIR` (./.payouts), and
 //! every `PAYOUTS_…` variable the Lambdas read.
 
 use crate::config::{parse_var, ProcessEnv};
@@ -60,10 +60,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    // The bus: published events (webhook dispatch plugs in here).
+    // The bus: every published event is fanned out to webhook endpoints, as the dispatcher
+    // Lambda does behind the EventBridge rule.
+    let dispatcher = Arc::new(crate::runtime::local_dispatcher(&app, &vars)?);
+    let on_event = dispatcher.clone();
     tokio::spawn(async move {
         while let Some(event) = published.recv().await {
-            tracing::info!(event_id = %event.id, event_type = %event.event_type, "event published");
+            if let Err(error) = on_event.dispatch_event(&event).await {
+                tracing::warn!(event_id = %event.id, error = %error, "dispatch failed; retried by the due loop");
+            }
+        }
+    });
+    // Retries: the due loop, every second.
+    let retrier = dispatcher.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            ticks.tick().await;
+            if let Err(error) = retrier.run_due(1_000).await {
+                tracing::warn!(error = %error, "due deliveries could not be swept");
+            }
         }
     });
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;

@@ -10,6 +10,10 @@ use crate::adapters::sqs::SqsTxQueue;
 use crate::domain::chain::{Chain, Environment};
 use crate::ports::bus::EventBus;
 use crate::ports::chain::ChainReader;
+use crate::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
+use crate::domain::webhook::RetrySchedule;
+use crate::ports::webhook::WebhookSender;
+use crate::service::dispatcher::Dispatcher;
 use crate::service::watcher::{Watcher, WatcherConfig};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,7 +60,19 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
     let config = aws_sdk_config().await;
     let tx_queue: Arc<dyn TxQueue> = match route {
         Route::ExecutePayout => Arc::new(SqsTxQueue::new(aws_sdk_sqs::Client::new(&config), required(&vars, "PAYOUTS_TX_QUEUE_URL")?)),
-        Route::CreatePayout | Route::ListPayouts | Route::GetPayout | Route::UpdatePayout | Route::OpenApi => Arc::new(NoQueue),
+        Route::CreatePayout
+        | Route::ListPayouts
+        | Route::GetPayout
+        | Route::UpdatePayout
+        | Route::CreateWebhook
+        | Route::ListWebhooks
+        | Route::GetWebhook
+        | Route::DeleteWebhook
+        | Route::ListDeliveries
+        | Route::RetryDelivery
+        | Route::ListEvents
+        | Route::GetEvent
+        | Route::OpenApi => Arc::new(NoQueue),
     };
     Ok(App {
         store: Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
@@ -162,4 +178,89 @@ pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
         crate::jobs::watcher::handle_schedule(watcher, event.payload).await.map(|report| serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
     }))
     .await
+}
+
+/// Webhook settings: `PAYOUTS_WEBHOOK_SCHEDULE` (default `0,5s,5m,30m,2h,5h,10h,10h`),
+/// `PAYOUTS_WEBHOOK_TIMEOUT_MS` (10000), `PAYOUTS_WEBHOOK_SANDBOX_LOCAL` (sandbox endpoints may be
+/// local addresses; default true locally, false in Lambda where localhost is the runtime API).
+pub fn webhook_settings(vars: &dyn Vars, local_by_default: bool) -> Result<(WebhookSenderOptions, RetrySchedule), ConfigError> {
+    let mut options = WebhookSenderOptions::default();
+    options.timeout = Duration::from_millis(parse_var(vars, "PAYOUTS_WEBHOOK_TIMEOUT_MS", options.timeout.as_millis() as u64)?);
+    options.sandbox_local_addresses = parse_var(vars, "PAYOUTS_WEBHOOK_SANDBOX_LOCAL", local_by_default)?;
+    let schedule = match vars.get("PAYOUTS_WEBHOOK_SCHEDULE") {
+        None => RetrySchedule::default(),
+        Some(text) => RetrySchedule::parse(&text).map_err(|e| ConfigError { variable: "PAYOUTS_WEBHOOK_SCHEDULE".into(), problem: e.to_string() })?,
+    };
+    Ok((options, schedule))
+}
+
+fn sender(options: WebhookSenderOptions) -> Result<Arc<dyn WebhookSender>, ConfigError> {
+    let sender = HttpWebhookSender::new(options).map_err(|e| ConfigError { variable: "PAYOUTS_WEBHOOK_TIMEOUT_MS".into(), problem: e.to_string() })?;
+    Ok(Arc::new(sender))
+}
+
+/// The dispatcher the API uses for a manual replay (`POST …/deliveries/{id}/retry`).
+pub fn api_dispatcher(app: &App) -> Result<Dispatcher, ConfigError> {
+    let in_lambda = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok();
+    let (options, schedule) = webhook_settings(&ProcessEnv, !in_lambda)?;
+    Ok(Dispatcher { app: app.clone(), sender: sender(options)?, schedule, retry_queue: None })
+}
+
+/// The dispatcher of a Lambda: DynamoDB, the HTTP sender, the SQS retry queue
+/// (`PAYOUTS_WEBHOOK_RETRY_QUEUE_URL`).
+pub async fn lambda_dispatcher() -> Result<Dispatcher, ConfigError> {
+    let vars = ProcessEnv;
+    let table = required(&vars, "PAYOUTS_TABLE_NAME")?;
+    let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
+    let config = aws_sdk_config().await;
+    let (options, schedule) = webhook_settings(&vars, false)?;
+    let app = App {
+        store: Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
+        tx_queue: Arc::new(NoQueue),
+        clock: Arc::new(SystemClock),
+        chains: Arc::new(ChainRegistry::from_vars(&vars)?),
+    };
+    let retry_queue = Arc::new(crate::adapters::sqs::SqsRetryQueue::new(aws_sdk_sqs::Client::new(&config), retry_queue_url));
+    Ok(Dispatcher { app, sender: sender(options)?, schedule, retry_queue: Some(retry_queue) })
+}
+
+async fn dispatcher_or_exit() -> Result<Dispatcher, lambda_runtime::Error> {
+    crate::telemetry::init();
+    Ok(lambda_dispatcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?)
+}
+
+/// The dispatcher Lambda, target of the EventBridge rule on the service's bus.
+pub async fn run_webhook_dispatcher() -> Result<(), lambda_runtime::Error> {
+    let dispatcher = dispatcher_or_exit().await?;
+    let dispatcher = &dispatcher;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<crate::domain::event::Event>>| async move {
+        crate::jobs::webhooks::handle_bus_event(dispatcher, event.payload).await.map(|r| serde_json::json!({ "deliveries": r.deliveries_created, "succeeded": r.succeeded })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
+    }))
+    .await
+}
+
+/// The retry-queue consumer Lambda.
+pub async fn run_webhook_retries() -> Result<(), lambda_runtime::Error> {
+    let dispatcher = dispatcher_or_exit().await?;
+    let dispatcher = &dispatcher;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+        Ok::<_, std::convert::Infallible>(crate::jobs::webhooks::handle_retry_queue(dispatcher, event.payload).await)
+    }))
+    .await
+}
+
+/// The due-deliveries sweep Lambda (schedule).
+pub async fn run_webhook_due_sweep() -> Result<(), lambda_runtime::Error> {
+    let dispatcher = dispatcher_or_exit().await?;
+    let dispatcher = &dispatcher;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
+        crate::jobs::webhooks::handle_due_sweep(dispatcher, event.payload).await.map(|r| serde_json::json!({ "attempts": r.attempts })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
+    }))
+    .await
+}
+
+/// The local runner's dispatcher: same code, in-process retries (the due loop).
+pub fn local_dispatcher(app: &App, vars: &dyn Vars) -> Result<Dispatcher, ConfigError> {
+    let (options, schedule) = webhook_settings(vars, true)?;
+    Ok(Dispatcher { app: app.clone(), sender: sender(options)?, schedule, retry_queue: None })
 }

@@ -46,3 +46,33 @@ impl TxQueue for SqsTxQueue {
 pub fn counted_client(sdk_config: &aws_config::SdkConfig, counter: &CallCounter) -> Client {
     Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk_config).interceptor(counter.clone()).build())
 }
+
+/// The webhook retry queue on SQS: each message waits `DelaySeconds` (at most 15 minutes; longer
+/// waits are re-enqueued on arrival by the dispatcher).
+pub struct SqsRetryQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsRetryQueue {
+    pub fn new(client: Client, queue_url: String) -> SqsRetryQueue {
+        SqsRetryQueue { client, queue_url }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::service::dispatcher::RetryQueue for SqsRetryQueue {
+    async fn schedule(&self, message: &crate::service::dispatcher::RetryMessage, delay_seconds: i64) -> Result<(), String> {
+        let body = serde_json::to_string(message).map_err(|e| e.to_string())?;
+        let delay = i32::try_from(delay_seconds.clamp(0, crate::service::dispatcher::MAX_QUEUE_DELAY_SECONDS)).unwrap_or(0);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SQS SendMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod chain;
+pub mod endpoint;
 pub mod event;
 pub mod ids;
 pub mod money;
@@ -10,3 +11,4 @@ pub mod payout;
 pub mod settlement;
 pub mod time;
 pub mod verification;
+pub mod webhook;

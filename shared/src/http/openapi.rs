@@ -2,7 +2,9 @@
 
 use crate::domain::payout::PayoutView;
 use crate::error::ErrorBody;
+use crate::domain::endpoint::EndpointView;
 use crate::service::payouts::PayoutList;
+use crate::service::webhooks::{DeliveryList, EndpointList, EventList};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -87,6 +89,69 @@ fn update_payout() {}
 #[allow(dead_code)]
 fn execute_payout() {}
 
+/// `POST /v1/webhooks` body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CreateWebhookRequest {
+    /// `https://…` in live; sandbox may use `http://` (local development).
+    #[schema(example = "https://example.com/webhooks/billing")]
+    url: String,
+    /// At least one of the payout event types.
+    #[schema(min_items = 1)]
+    events: Vec<crate::domain::event::EventType>,
+    #[schema(nullable, max_length = 256)]
+    description: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/webhooks", tag = "Webhooks", operation_id = "createWebhookEndpoint",
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body = CreateWebhookRequest,
+    responses((status = 201, body = EndpointView, description = "Created; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn create_webhook() {}
+
+#[utoipa::path(get, path = "/v1/webhooks", tag = "Webhooks", operation_id = "listWebhookEndpoints",
+    params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = EndpointList), (status = 401, body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_webhooks() {}
+
+#[utoipa::path(get, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", operation_id = "getWebhookEndpoint",
+    params(("webhook_id" = String, Path)),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn get_webhook() {}
+
+#[utoipa::path(delete, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", operation_id = "deleteWebhookEndpoint",
+    params(("webhook_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn delete_webhook() {}
+
+#[utoipa::path(get, path = "/v1/webhooks/{webhook_id}/deliveries", tag = "Webhooks", operation_id = "listWebhookDeliveries",
+    params(("webhook_id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_deliveries() {}
+
+#[utoipa::path(post, path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", tag = "Webhooks", operation_id = "retryWebhookDelivery",
+    params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 200, body = crate::domain::endpoint::DeliveryView, description = "Re-sent now; the delivery with this attempt recorded"), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn retry_delivery() {}
+
+#[utoipa::path(get, path = "/v1/events", tag = "Events", operation_id = "listEvents",
+    params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_events() {}
+
+#[utoipa::path(get, path = "/v1/events/{event_id}", tag = "Events", operation_id = "getEvent",
+    params(("event_id" = String, Path)),
+    responses((status = 200, body = crate::domain::event::EventView), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn get_event() {}
+
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", operation_id = "getOpenApi", security(()),
     responses((status = 200, description = "This document")))]
 #[allow(dead_code)]
@@ -104,7 +169,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, get_payout, update_payout, execute_payout, openapi),
+    paths(create_payout, list_payouts, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth)
 )]

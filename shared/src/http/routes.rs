@@ -6,7 +6,7 @@ use crate::domain::org::ApiKeySecret;
 use crate::error::ApiError;
 use crate::service::auth::presented_key;
 use crate::service::payouts::{self, Reply};
-use crate::service::App;
+use crate::service::{webhooks, App};
 use http::{Method, StatusCode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,11 +16,34 @@ pub enum Route {
     GetPayout,
     UpdatePayout,
     ExecutePayout,
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    DeleteWebhook,
+    ListDeliveries,
+    RetryDelivery,
+    ListEvents,
+    GetEvent,
     OpenApi,
 }
 
 impl Route {
-    pub const ALL: [Route; 6] = [Route::CreatePayout, Route::ListPayouts, Route::GetPayout, Route::UpdatePayout, Route::ExecutePayout, Route::OpenApi];
+    pub const ALL: [Route; 14] = [
+        Route::CreatePayout,
+        Route::ListPayouts,
+        Route::GetPayout,
+        Route::UpdatePayout,
+        Route::ExecutePayout,
+        Route::CreateWebhook,
+        Route::ListWebhooks,
+        Route::GetWebhook,
+        Route::DeleteWebhook,
+        Route::ListDeliveries,
+        Route::RetryDelivery,
+        Route::ListEvents,
+        Route::GetEvent,
+        Route::OpenApi,
+    ];
 
     /// Method and path template, as in the OpenAPI document and `template.yaml`.
     pub fn spec(self) -> (Method, &'static str) {
@@ -30,6 +53,14 @@ impl Route {
             Route::GetPayout => (Method::GET, "/v1/payouts/{id}"),
             Route::UpdatePayout => (Method::PATCH, "/v1/payouts/{id}"),
             Route::ExecutePayout => (Method::POST, "/v1/payouts/{id}/execute"),
+            Route::CreateWebhook => (Method::POST, "/v1/webhooks"),
+            Route::ListWebhooks => (Method::GET, "/v1/webhooks"),
+            Route::GetWebhook => (Method::GET, "/v1/webhooks/{webhook_id}"),
+            Route::DeleteWebhook => (Method::DELETE, "/v1/webhooks/{webhook_id}"),
+            Route::ListDeliveries => (Method::GET, "/v1/webhooks/{webhook_id}/deliveries"),
+            Route::RetryDelivery => (Method::POST, "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"),
+            Route::ListEvents => (Method::GET, "/v1/events"),
+            Route::GetEvent => (Method::GET, "/v1/events/{event_id}"),
             Route::OpenApi => (Method::GET, "/v1/openapi.json"),
         }
     }
@@ -42,6 +73,14 @@ impl Route {
             Route::GetPayout => "get_payout",
             Route::UpdatePayout => "update_payout",
             Route::ExecutePayout => "execute_payout",
+            Route::CreateWebhook => "create_webhook",
+            Route::ListWebhooks => "list_webhooks",
+            Route::GetWebhook => "get_webhook",
+            Route::DeleteWebhook => "delete_webhook",
+            Route::ListDeliveries => "list_deliveries",
+            Route::RetryDelivery => "retry_delivery",
+            Route::ListEvents => "list_events",
+            Route::GetEvent => "get_event",
             Route::OpenApi => "openapi",
         }
     }
@@ -50,20 +89,27 @@ impl Route {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
     pub route: Route,
-    /// The `{id}` path parameter, when the route has one.
-    pub id: Option<String>,
+    /// The `{…}` path parameters, in path order.
+    pub params: Vec<String>,
 }
 
-/// Matches a template like `/v1/payouts/{id}/execute` against a path, capturing `{id}`.
-fn match_template(template: &str, path: &str) -> Option<Option<String>> {
+impl RouteMatch {
+    /// The first path parameter (the resource id), or "".
+    pub fn id(&self) -> &str {
+        self.params.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Matches a template like `/v1/payouts/{id}/execute` against a path, capturing the `{…}` parts.
+fn match_template(template: &str, path: &str) -> Option<Vec<String>> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
     let mut template_parts = template.split('/');
     let mut path_parts = path.split('/');
-    let mut id = None;
+    let mut params = Vec::new();
     loop {
         match (template_parts.next(), path_parts.next()) {
-            (None, None) => return Some(id),
-            (Some("{id}"), Some(part)) if !part.is_empty() => id = Some(part.to_owned()),
+            (None, None) => return Some(params),
+            (Some(expected), Some(part)) if expected.starts_with('{') && !part.is_empty() => params.push(part.to_owned()),
             (Some(expected), Some(part)) if expected == part => {}
             _ => return None,
         }
@@ -74,10 +120,10 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
     let mut path_known = false;
     for route in Route::ALL {
         let (route_method, template) = route.spec();
-        if let Some(id) = match_template(template, path) {
+        if let Some(params) = match_template(template, path) {
             path_known = true;
             if &route_method == method {
-                return Ok(RouteMatch { route, id });
+                return Ok(RouteMatch { route, params });
             }
         }
     }
@@ -105,12 +151,11 @@ fn body(request: &ApiRequest) -> Result<&[u8], ApiError> {
     Ok(&request.body)
 }
 
-fn path_id(matched: &RouteMatch) -> &str {
-    matched.id.as_deref().unwrap_or("")
-}
-
 fn reply(reply: Reply) -> ApiResponse {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    if reply.body.is_empty() {
+        return ApiResponse::empty(status);
+    }
     let mut response = ApiResponse::json(status, reply.body);
     if reply.replayed {
         response.headers.push(("idempotent-replayed", "true".to_owned()));
@@ -124,9 +169,21 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
         Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
-        Route::GetPayout => payouts::get(app, &secret(request)?, path_id(matched)).await?,
-        Route::UpdatePayout => payouts::update(app, &secret(request)?, path_id(matched), body(request)?).await?,
-        Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key, path_id(matched), body(request)?).await?,
+        Route::GetPayout => payouts::get(app, &secret(request)?, matched.id()).await?,
+        Route::UpdatePayout => payouts::update(app, &secret(request)?, matched.id(), body(request)?).await?,
+        Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key, matched.id(), body(request)?).await?,
+        Route::CreateWebhook => webhooks::create_endpoint(app, &secret(request)?, idempotency_key, body(request)?).await?,
+        Route::ListWebhooks => webhooks::list_endpoints(app, &secret(request)?, &request.query).await?,
+        Route::GetWebhook => webhooks::get_endpoint(app, &secret(request)?, matched.id()).await?,
+        Route::DeleteWebhook => webhooks::delete_endpoint(app, &secret(request)?, matched.id()).await?,
+        Route::ListDeliveries => webhooks::list_deliveries(app, &secret(request)?, matched.id(), &request.query).await?,
+        Route::RetryDelivery => {
+            let dispatcher = crate::runtime::api_dispatcher(app).map_err(ApiError::internal)?;
+            let delivery_id = matched.params.get(1).map(String::as_str).unwrap_or("");
+            webhooks::retry_delivery(app, &dispatcher, &secret(request)?, matched.id(), delivery_id).await?
+        }
+        Route::ListEvents => webhooks::list_events(app, &secret(request)?, &request.query).await?,
+        Route::GetEvent => webhooks::get_event(app, &secret(request)?, matched.id()).await?,
     };
     Ok(reply(result))
 }
@@ -139,12 +196,14 @@ mod tests {
     fn routes_match_their_own_paths() {
         for route in Route::ALL {
             let (method, template) = route.spec();
-            let path = template.replace("{id}", "po_e5f6a7b8c9d0e1f2a3b4c5d6");
+            let path = template.replace("{id}", "po_e5f6a7b8c9d0e1f2a3b4c5d6").replace("{webhook_id}", "we_1").replace("{delivery_id}", "del_1").replace("{event_id}", "evt_1");
             let matched = match_route(&method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(matched.route, route);
         }
         let matched = match_route(&Method::POST, "/v1/payouts/po_1/execute").ok();
-        assert_eq!(matched.and_then(|m| m.id), Some("po_1".to_owned()));
+        assert_eq!(matched.map(|m| m.id().to_owned()), Some("po_1".to_owned()));
+        let matched = match_route(&Method::POST, "/v1/webhooks/we_1/deliveries/del_2/retry").ok();
+        assert_eq!(matched.map(|m| m.params), Some(vec!["we_1".to_owned(), "del_2".to_owned()]));
         assert_eq!(match_route(&Method::GET, "/v1/payouts/").ok().map(|m| m.route), Some(Route::ListPayouts));
     }
 
@@ -152,6 +211,7 @@ mod tests {
     fn unknown_paths_and_methods_are_distinguished() {
         assert_eq!(match_route(&Method::GET, "/v1/nothing").err().map(|e| e.code), Some("route_not_found"));
         assert_eq!(match_route(&Method::DELETE, "/v1/payouts/po_1").err().map(|e| e.code), Some("method_not_allowed"));
+        assert_eq!(match_route(&Method::PUT, "/v1/webhooks/we_1").err().map(|e| e.code), Some("method_not_allowed"));
         assert_eq!(match_route(&Method::GET, "/v1/payouts//execute").err().map(|e| e.code), Some("route_not_found"));
     }
 }

@@ -2,6 +2,7 @@
 //! persist conditionally → publish. HTTP handlers and Lambda binaries call into here.
 
 pub mod admin;
+pub mod dispatcher;
 pub mod auth;
 pub mod idempotency;
 pub mod input;
@@ -9,6 +10,7 @@ pub mod pagination;
 pub mod payouts;
 pub mod records;
 pub mod watcher;
+pub mod webhooks;
 
 use crate::config::ChainRegistry;
 use crate::ports::{Clock, Store, TxQueue};

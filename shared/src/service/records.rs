@@ -192,3 +192,47 @@ pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, versi
     item.attrs.insert(ATTR_CHAIN.into(), settlement.chain.as_str().into());
     Ok(item)
 }
+
+// Webhook endpoints: `WE#{we}`; gsi1 lists an org/environment's endpoints.
+// Deliveries: `DEL#{we}#{evt}` (one per endpoint and event); gsi1 lists an endpoint's
+// deliveries, gsi2 finds one by its `del_…` id, gsi3 `DUE` holds pending ones by due time.
+
+pub fn endpoint_key(id: &crate::domain::ids::WebhookId) -> ItemKey {
+    ItemKey::new(format!("WE#{id}"), "WE")
+}
+
+pub fn endpoints_of(org: &OrgId, environment: Environment) -> String {
+    format!("{org}#{environment}#WE")
+}
+
+pub fn endpoint_item(endpoint: &crate::domain::endpoint::WebhookEndpoint, version: u64) -> Result<Item, StoreError> {
+    let mut item = plain(endpoint_key(&endpoint.id), version, encode(endpoint)?);
+    item.indexes[0] = index(endpoints_of(&endpoint.org_id, endpoint.environment), format!("{}#{}", sort_key(&endpoint.created_at), endpoint.id));
+    Ok(item)
+}
+
+pub fn delivery_key(webhook: &crate::domain::ids::WebhookId, event: &EventId) -> ItemKey {
+    ItemKey::new(format!("DEL#{webhook}#{event}"), "DEL")
+}
+
+pub fn deliveries_of(webhook: &crate::domain::ids::WebhookId) -> String {
+    format!("WE#{webhook}#DEL")
+}
+
+pub fn delivery_by_id(id: &crate::domain::ids::DeliveryId) -> String {
+    format!("DELID#{id}")
+}
+
+pub const DUE_PARTITION: &str = "DUE";
+
+pub fn delivery_item(delivery: &crate::domain::endpoint::Delivery, version: u64) -> Result<Item, StoreError> {
+    let mut item = plain(delivery_key(&delivery.webhook_id, &delivery.event_id), version, encode(delivery)?);
+    item.indexes[0] = index(deliveries_of(&delivery.webhook_id), format!("{}#{}", sort_key(&delivery.created_at), delivery.id));
+    item.indexes[1] = index(delivery_by_id(&delivery.id), "DEL".into());
+    if delivery.status == crate::domain::endpoint::DeliveryStatus::Pending
+        && let Some(next) = &delivery.next_attempt_at
+    {
+        item.indexes[2] = index(DUE_PARTITION.into(), format!("{}#{}", sort_key(next), delivery.id));
+    }
+    Ok(item)
+}

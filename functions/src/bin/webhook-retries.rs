@@ -1,0 +1,6 @@
+//! Lambda: webhook retries from the retry queue (SQS, per-message delays).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::run_webhook_retries().await
+}

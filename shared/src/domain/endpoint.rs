@@ -1,0 +1,157 @@
+//! Webhook endpoints and deliveries: where events go, and what happened to each.
+
+use super::chain::Environment;
+use super::event::EventType;
+use super::ids::{DeliveryId, EventId, OrgId, WebhookId};
+use super::time::{self, Timestamp};
+use super::webhook::WebhookSecret;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointStatus {
+    Active,
+    Disabled,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: WebhookId,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub description: Option<String>,
+    #[serde(with = "stored_secret")]
+    pub secret: WebhookSecret,
+    pub status: EndpointStatus,
+    /// Why it was disabled (e.g. the receiver answered 410 Gone).
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+    #[serde(with = "time::rfc3339")]
+    pub created_at: Timestamp,
+}
+
+impl WebhookEndpoint {
+    pub fn wants(&self, event_type: EventType) -> bool {
+        self.status == EndpointStatus::Active && self.events.contains(&event_type)
+    }
+
+    /// The public object; the secret only on creation.
+    pub fn view(&self, with_secret: bool) -> EndpointView {
+        EndpointView {
+            webhook_id: self.id.to_string(),
+            url: self.url.clone(),
+            events: self.events.clone(),
+            secret: with_secret.then(|| self.secret.reveal().to_owned()),
+            description: self.description.clone(),
+            status: self.status,
+            environment: self.environment,
+            created_at: time::to_rfc3339(&time::whole_seconds(self.created_at)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EndpointView {
+    #[schema(example = "we_0123456789abcdef01234567")]
+    pub webhook_id: String,
+    pub url: String,
+    pub events: Vec<EventType>,
+    /// `whsec_…`, returned only by the create call: store it securely.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[schema(nullable)]
+    pub description: Option<String>,
+    pub status: EndpointStatus,
+    pub environment: Environment,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or in flight).
+    Pending,
+    Succeeded,
+    /// Every attempt of the schedule failed, or the endpoint answered 410 Gone.
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Attempt {
+    #[serde(with = "time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    #[schema(nullable)]
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    #[schema(nullable)]
+    pub error: Option<String>,
+}
+
+/// One event to one endpoint. Keyed by (endpoint, event), so a duplicate publish of the same
+/// event never makes a second delivery.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub webhook_id: WebhookId,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<Attempt>,
+    /// When the next attempt is due (also a lease while one is in flight).
+    #[serde(with = "time::rfc3339::option")]
+    pub next_attempt_at: Option<Timestamp>,
+    #[serde(with = "time::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+impl Delivery {
+    pub fn view(&self) -> DeliveryView {
+        DeliveryView {
+            delivery_id: self.id.to_string(),
+            webhook_id: self.webhook_id.to_string(),
+            event_id: self.event_id.to_string(),
+            event_type: self.event_type,
+            status: self.status,
+            attempts: self.attempts.clone(),
+            next_attempt_at: self.next_attempt_at.as_ref().filter(|_| self.status == DeliveryStatus::Pending).map(time::to_rfc3339),
+            created_at: time::to_rfc3339(&time::whole_seconds(self.created_at)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: EventType,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<Attempt>,
+    #[schema(nullable, format = DateTime)]
+    pub next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// The signing secret is stored as its text (it must be available to sign every delivery).
+mod stored_secret {
+    use super::WebhookSecret;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &WebhookSecret, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(secret.reveal())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<WebhookSecret, D::Error> {
+        let text = String::deserialize(d)?;
+        WebhookSecret::parse(&text).ok_or_else(|| serde::de::Error::custom("stored webhook secret is malformed"))
+    }
+}

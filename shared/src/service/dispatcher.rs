@@ -1,0 +1,279 @@
+//! The webhook dispatcher: fans each published event out to the organization's active
+//! endpoints of that environment subscribed to its type, one delivery per (endpoint, event),
+//! signed, retried on a schedule kept in configuration, every attempt recorded.
+//!
+//! An attempt first claims the delivery (a conditional write that pushes its due time out by a
+//! lease), so the retry queue, the due sweep and a manual replay never send it twice at once;
+//! a crash mid-attempt only delays it until the lease runs out.
+
+use super::records::{self, decode};
+use super::App;
+use crate::domain::endpoint::{Attempt, Delivery, DeliveryStatus, EndpointStatus, WebhookEndpoint};
+use crate::domain::event::Event;
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::time::{sort_key, Timestamp};
+use crate::domain::webhook::RetrySchedule;
+use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, StoreError, WriteOp};
+use crate::ports::webhook::{WebhookRequest, WebhookSender};
+use async_trait::async_trait;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// How long a claimed attempt holds its delivery (longer than the sender's timeout).
+const LEASE_SECONDS: i64 = 60;
+/// SQS cannot delay a message longer than this.
+pub const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
+
+/// A retry to make later: which delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryMessage {
+    pub webhook_id: WebhookId,
+    pub event_id: EventId,
+}
+
+/// Where retries wait (an SQS queue with per-message delay in AWS). Delays beyond
+/// [`MAX_QUEUE_DELAY_SECONDS`] are re-enqueued on arrival, and the due sweep catches anything else.
+#[async_trait]
+pub trait RetryQueue: Send + Sync {
+    async fn schedule(&self, message: &RetryMessage, delay_seconds: i64) -> Result<(), String>;
+}
+
+pub struct Dispatcher {
+    pub app: App,
+    pub sender: Arc<dyn WebhookSender>,
+    pub schedule: RetrySchedule,
+    pub retry_queue: Option<Arc<dyn RetryQueue>>,
+}
+
+/// What happened to one delivery, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub deliveries_created: usize,
+    pub attempts: usize,
+    pub succeeded: usize,
+    pub failed_for_good: usize,
+}
+
+impl Dispatcher {
+    /// Fans one event out. Safe to call again for the same event: existing deliveries are kept.
+    pub async fn dispatch_event(&self, event: &Event) -> Result<DispatchReport, StoreError> {
+        let mut report = DispatchReport::default();
+        let now = self.app.now();
+        for endpoint in self.endpoints_for(event).await? {
+            let delivery = Delivery {
+                id: DeliveryId::generate(),
+                webhook_id: endpoint.id.clone(),
+                event_id: event.id.clone(),
+                event_type: event.event_type,
+                org_id: event.org_id.clone(),
+                environment: event.environment,
+                status: DeliveryStatus::Pending,
+                attempts: Vec::new(),
+                next_attempt_at: Some(now),
+                created_at: now,
+                updated_at: now,
+            };
+            let op = WriteOp::Put { item: records::delivery_item(&delivery, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) };
+            match self.app.store.write(vec![op]).await {
+                Ok(()) => report.deliveries_created += 1,
+                // A duplicate publish of the same event: that delivery exists and runs its course.
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(error) => return Err(error),
+            }
+            self.run_attempt(&endpoint.id, &event.id, false, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Active endpoints of the event's organization and environment subscribed to its type.
+    async fn endpoints_for(&self, event: &Event) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let mut query = IndexQuery {
+            index: IndexName::Gsi1,
+            pk: records::endpoints_of(&event.org_id, event.environment),
+            sk_at_most: None,
+            after: None,
+            filters: vec![],
+            descending: false,
+            limit: 100,
+            now_unix: self.app.now().timestamp(),
+        };
+        let mut endpoints = Vec::new();
+        loop {
+            let page = self.app.store.query(&query).await?;
+            let full = page.len() == query.limit;
+            for item in &page {
+                let endpoint: WebhookEndpoint = decode(item)?;
+                if endpoint.wants(event.event_type) {
+                    endpoints.push(endpoint);
+                }
+            }
+            match page.last().filter(|_| full) {
+                Some(last) => query.after = last.index(IndexName::Gsi1).map(|i| IndexPosition { index_sk: i.sk.clone(), key: last.key.clone() }),
+                None => return Ok(endpoints),
+            }
+        }
+    }
+
+    /// A retry-queue message arrived: attempt if due, or wait longer (re-enqueue).
+    pub async fn on_retry_message(&self, message: &RetryMessage) -> Result<DispatchReport, StoreError> {
+        let mut report = DispatchReport::default();
+        self.run_attempt(&message.webhook_id, &message.event_id, false, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Attempts every pending delivery whose time has come (the scheduled safety net, and the
+    /// local runner's retry loop).
+    pub async fn run_due(&self, limit: usize) -> Result<DispatchReport, StoreError> {
+        let now = self.app.now();
+        let query = IndexQuery {
+            index: IndexName::Gsi3,
+            pk: records::DUE_PARTITION.into(),
+            sk_at_most: Some(format!("{}~", sort_key(&now))),
+            after: None,
+            filters: vec![],
+            descending: false,
+            limit,
+            now_unix: now.timestamp(),
+        };
+        let mut report = DispatchReport::default();
+        for item in self.app.store.query(&query).await? {
+            let delivery: Delivery = decode(&item)?;
+            self.run_attempt(&delivery.webhook_id, &delivery.event_id, false, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// A manual replay: sends now whatever the delivery's status; returns the delivery after.
+    pub async fn attempt_now(&self, webhook_id: &WebhookId, event_id: &EventId) -> Result<Option<Delivery>, StoreError> {
+        let mut report = DispatchReport::default();
+        self.run_attempt(webhook_id, event_id, true, &mut report).await
+    }
+
+    /// Claim → send → record. `force` sends even when not due or no longer pending.
+    async fn run_attempt(&self, webhook_id: &WebhookId, event_id: &EventId, force: bool, report: &mut DispatchReport) -> Result<Option<Delivery>, StoreError> {
+        let keys = [records::delivery_key(webhook_id, event_id), records::endpoint_key(webhook_id), records::event_key(event_id)];
+        let mut items = self.app.store.get(&keys).await?.into_iter();
+        let (Some(delivery_item), endpoint_item, event_item) = (items.next().flatten(), items.next().flatten(), items.next().flatten()) else {
+            return Ok(None);
+        };
+        let mut delivery: Delivery = decode(&delivery_item)?;
+        let now = self.app.now();
+        if !force {
+            if delivery.status != DeliveryStatus::Pending {
+                return Ok(Some(delivery));
+            }
+            if let Some(due) = delivery.next_attempt_at
+                && due > now
+            {
+                self.enqueue_retry(&delivery, due - now).await;
+                return Ok(Some(delivery));
+            }
+        }
+
+        // Claim: push the due time out by a lease; a concurrent attempt loses this race.
+        let mut version = delivery_item.version;
+        delivery.status = DeliveryStatus::Pending;
+        delivery.next_attempt_at = Some(now + Duration::seconds(LEASE_SECONDS));
+        delivery.updated_at = now;
+        let claim = WriteOp::Put { item: records::delivery_item(&delivery, version + 1)?, condition: Some(Condition::Version(version)) };
+        match self.app.store.write(vec![claim]).await {
+            Ok(()) => version += 1,
+            Err(error) if error.lost_race() => return Ok(None),
+            Err(error) => return Err(error),
+        }
+
+        let endpoint = endpoint_item.as_ref().map(decode::<WebhookEndpoint>).transpose()?;
+        let event = event_item.as_ref().map(decode::<Event>).transpose()?;
+        let (endpoint_version, endpoint, event) = match (endpoint, event) {
+            (Some(endpoint), Some(event)) if endpoint.status == EndpointStatus::Active => (endpoint_item.map(|i| i.version).unwrap_or(0), endpoint, event),
+            (endpoint, _) => {
+                let why = if endpoint.is_none() { "endpoint deleted" } else { "endpoint disabled or event missing" };
+                delivery.attempts.push(Attempt { at: now, status_code: None, latency_ms: 0, error: Some(why.into()) });
+                delivery.status = DeliveryStatus::Failed;
+                delivery.next_attempt_at = None;
+                self.save(&delivery, version).await?;
+                report.failed_for_good += 1;
+                return Ok(Some(delivery));
+            }
+        };
+
+        let body = serde_json::to_vec(&event.view()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let timestamp = self.app.now().timestamp();
+        let headers = vec![
+            ("X-Billing-Signature".to_owned(), endpoint.secret.billing_signature(timestamp, &body)),
+            ("webhook-id".to_owned(), event.id.to_string()),
+            ("webhook-timestamp".to_owned(), timestamp.to_string()),
+            ("webhook-signature".to_owned(), endpoint.secret.standard_signature(event.id.as_str(), timestamp, &body)),
+        ];
+        let request = WebhookRequest { url: endpoint.url.clone(), headers, body: body.into(), environment: endpoint.environment };
+        let outcome = self.sender.send(&request).await;
+        report.attempts += 1;
+        let at = self.app.now();
+        delivery.attempts.push(Attempt { at, status_code: outcome.status, latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX), error: outcome.error.clone() });
+        delivery.updated_at = at;
+        if outcome.succeeded() {
+            delivery.status = DeliveryStatus::Succeeded;
+            delivery.next_attempt_at = None;
+            report.succeeded += 1;
+        } else if outcome.status == Some(410) {
+            // 410 Gone: the receiver asks us to stop for good.
+            delivery.status = DeliveryStatus::Failed;
+            delivery.next_attempt_at = None;
+            report.failed_for_good += 1;
+            self.disable(endpoint, endpoint_version, "the endpoint answered 410 Gone", at).await?;
+        } else {
+            let made = delivery.attempts.len();
+            match self.schedule.next_delay(made, outcome.retry_after, &mut rand::rng()) {
+                Some(delay) => {
+                    let delay = Duration::from_std(delay).unwrap_or(Duration::hours(24));
+                    delivery.next_attempt_at = Some(at + delay);
+                }
+                None => {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.next_attempt_at = None;
+                    report.failed_for_good += 1;
+                }
+            }
+        }
+        tracing::info!(
+            delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, event_id = %delivery.event_id,
+            attempt = delivery.attempts.len(), status_code = ?outcome.status, error = ?outcome.error, outcome = ?delivery.status,
+            "webhook attempt"
+        );
+        self.save(&delivery, version).await?;
+        if delivery.status == DeliveryStatus::Pending
+            && let Some(due) = delivery.next_attempt_at
+        {
+            self.enqueue_retry(&delivery, due - at).await;
+        }
+        Ok(Some(delivery))
+    }
+
+    async fn save(&self, delivery: &Delivery, version: u64) -> Result<(), StoreError> {
+        let op = WriteOp::Put { item: records::delivery_item(delivery, version + 1)?, condition: Some(Condition::Version(version)) };
+        self.app.store.write(vec![op]).await
+    }
+
+    async fn disable(&self, mut endpoint: WebhookEndpoint, version: u64, reason: &str, _now: Timestamp) -> Result<(), StoreError> {
+        endpoint.status = EndpointStatus::Disabled;
+        endpoint.disabled_reason = Some(reason.to_owned());
+        tracing::warn!(webhook_id = %endpoint.id, reason, "webhook endpoint disabled");
+        match self.app.store.write(vec![WriteOp::Put { item: records::endpoint_item(&endpoint, version + 1)?, condition: Some(Condition::Version(version)) }]).await {
+            Ok(()) => Ok(()),
+            // Changed or deleted meanwhile: that change stands.
+            Err(error) if error.lost_race() => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn enqueue_retry(&self, delivery: &Delivery, wait: Duration) {
+        let Some(queue) = &self.retry_queue else { return };
+        let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY_SECONDS);
+        let message = RetryMessage { webhook_id: delivery.webhook_id.clone(), event_id: delivery.event_id.clone() };
+        if let Err(error) = queue.schedule(&message, delay).await {
+            // The due sweep still finds it.
+            tracing::warn!(delivery_id = %delivery.id, error = %error, "could not enqueue a retry; the due sweep will attempt it");
+        }
+    }
+}
