@@ -1,0 +1,103 @@
+//! A real webhook receiver on an ephemeral 127.0.0.1 port: records every request (raw body and
+//! headers) and answers from a script (status codes, optional delay, optional Retry-After).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("webhook body is JSON")
+    }
+}
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub delay: Duration,
+    pub retry_after: Option<String>,
+}
+
+impl Answer {
+    pub fn status(status: u16) -> Answer {
+        Answer { status, delay: Duration::ZERO, retry_after: None }
+    }
+    pub fn slow(status: u16, delay: Duration) -> Answer {
+        Answer { status, delay, retry_after: None }
+    }
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    /// Answer once the script runs out.
+    default: Arc<Mutex<Answer>>,
+}
+
+impl Receiver {
+    /// Answers 200 unless scripted otherwise.
+    pub async fn start() -> Receiver {
+        Self::start_with(vec![], Answer::status(200)).await
+    }
+
+    pub async fn start_with(script: Vec<Answer>, default: Answer) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let url = format!("http://{}/hooks", listener.local_addr().expect("receiver address"));
+        let receiver = Receiver { url, received: Arc::default(), script: Arc::new(Mutex::new(script.into())), default: Arc::new(Mutex::new(default)) };
+        let shared = receiver.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let shared = shared.clone();
+                        async move {
+                            let headers = request.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+                            let body = request.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                            shared.received.lock().expect("lock").push(Received { headers, body });
+                            let answer = shared.script.lock().expect("lock").pop_front().unwrap_or_else(|| shared.default.lock().expect("lock").clone());
+                            if !answer.delay.is_zero() {
+                                tokio::time::sleep(answer.delay).await;
+                            }
+                            let mut response = hyper::Response::builder().status(answer.status);
+                            if let Some(retry_after) = &answer.retry_after {
+                                response = response.header("retry-after", retry_after);
+                            }
+                            Ok::<_, Infallible>(response.body(Full::new(Bytes::from_static(b"ok"))).expect("response"))
+                        }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        receiver
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    pub fn set_default(&self, answer: Answer) {
+        *self.default.lock().expect("lock") = answer;
+    }
+}

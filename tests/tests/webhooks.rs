@@ -1,0 +1,309 @@
+//! Webhooks end to end through the dispatcher, with real receivers on loopback: signatures
+//! (both schemes, verified independently here), retries on the schedule, 410, timeouts,
+//! isolation, duplicate publishes, replay; plus the endpoints and events APIs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::Method;
+use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
+use payouts::domain::event::Event;
+use payouts::domain::org::Plan;
+use payouts::domain::webhook::RetrySchedule;
+use payouts::ports::store::{IndexName, IndexQuery};
+use payouts::service::dispatcher::Dispatcher;
+use payouts::service::records;
+use payouts_tests::receiver::{Answer, Receiver};
+use payouts_tests::{guide_body, Harness};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn dispatcher(h: &Harness, schedule: &str, timeout: Duration) -> Dispatcher {
+    let options = WebhookSenderOptions { timeout, ..WebhookSenderOptions::default() };
+    Dispatcher { app: h.app.clone(), sender: Arc::new(HttpWebhookSender::new(options).unwrap()), schedule: RetrySchedule::parse(schedule).unwrap().with_jitter_percent(0).unwrap(), retry_queue: None }
+}
+
+async fn create_endpoint(h: &Harness, key: &str, url: &str, events: &[&str]) -> Value {
+    let response = h.call(Method::POST, "/v1/webhooks", Some(key), Some(&json!({"url": url, "events": events, "description": "test"}).to_string())).await;
+    assert_eq!(response.status, 201, "{}", response.json);
+    response.json
+}
+
+/// Every event record of the store not yet published (what the outbox relay would publish).
+async fn unpublished(h: &Harness) -> Vec<Event> {
+    let query = IndexQuery { index: IndexName::Gsi3, pk: records::OUTBOX_PARTITION.into(), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 1000, now_unix: 0 };
+    h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode::<Event>(item).unwrap()).collect()
+}
+
+/// Creates a sandbox payout and returns its `payout.created` event record.
+async fn created_event(h: &Harness, key: &str) -> Event {
+    let id = h.create(key, &guide_body()).await.id();
+    unpublished(h).await.into_iter().find(|e| e.subject_id == id).unwrap()
+}
+
+/// Independent verification of both signature schemes against the raw body.
+fn verify_signatures(secret: &str, received: &payouts_tests::receiver::Received) {
+    let body = &received.body;
+    let billing = received.header("x-billing-signature").expect("X-Billing-Signature");
+    let (t, v1) = billing.split_once(',').unwrap();
+    let t = t.strip_prefix("t=").unwrap();
+    let v1 = v1.strip_prefix("v1=").unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1, "billing.io signature");
+    let now = chrono::Utc::now().timestamp();
+    assert!((now - t.parse::<i64>().unwrap()).abs() < 300, "timestamp within the receivers' 300 s tolerance");
+
+    let id = received.header("webhook-id").unwrap();
+    let timestamp = received.header("webhook-timestamp").unwrap();
+    assert_eq!(timestamp, t);
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let signatures = received.header("webhook-signature").unwrap();
+    assert!(signatures.split(' ').any(|s| s == format!("v1,{expected}")), "standard webhooks signature: {signatures}");
+}
+
+#[tokio::test]
+async fn a_delivery_is_signed_both_ways_and_carries_the_event() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start().await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+    let secret = endpoint["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    let event = created_event(&h, &h.tenant.sandbox).await;
+
+    let report = dispatcher(&h, "0,5s", Duration::from_secs(5)).dispatch_event(&event).await.unwrap();
+    assert_eq!((report.deliveries_created, report.succeeded), (1, 1));
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("content-type"), Some("application/json"));
+    verify_signatures(secret, &got[0]);
+    let body = got[0].json();
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["created_at", "data", "event_id", "type"]);
+    assert_eq!(body["event_id"], json!(event.id.to_string()));
+    assert_eq!(got[0].header("webhook-id"), Some(event.id.as_str()));
+    assert_eq!(body["type"], "payout.created");
+    assert_eq!(body["data"]["id"], json!(event.subject_id));
+    assert_eq!(body["data"]["status"], "draft");
+
+    let deliveries = h.call(Method::GET, &format!("/v1/webhooks/{}/deliveries", endpoint["webhook_id"].as_str().unwrap()), Some(&h.tenant.sandbox), None).await;
+    let delivery = &deliveries.json["data"][0];
+    assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_array().map(Vec::len)), (Some("succeeded"), Some(1)));
+    assert_eq!(delivery["attempts"][0]["status_code"], 200);
+}
+
+#[tokio::test]
+async fn a_receiver_failing_twice_gets_the_event_on_the_third_attempt_with_the_same_id() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start_with(vec![Answer::status(500), Answer::status(503)], Answer::status(200)).await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+    let event = created_event(&h, &h.tenant.sandbox).await;
+    let d = dispatcher(&h, "0,5s,5m,30m", Duration::from_secs(5));
+
+    d.dispatch_event(&event).await.unwrap();
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(d.run_due(100).await.unwrap().attempts, 0, "not due yet");
+    h.clock.advance(chrono::Duration::seconds(6));
+    d.run_due(100).await.unwrap();
+    assert_eq!(receiver.received().len(), 2);
+    h.clock.advance(chrono::Duration::minutes(4));
+    assert_eq!(d.run_due(100).await.unwrap().attempts, 0, "the third attempt waits 5 minutes");
+    h.clock.advance(chrono::Duration::minutes(2));
+    let report = d.run_due(100).await.unwrap();
+    assert_eq!(report.succeeded, 1);
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 3);
+    let ids: Vec<String> = got.iter().map(|r| r.json()["event_id"].as_str().unwrap().to_owned()).collect();
+    assert!(ids.iter().all(|id| id == event.id.as_str()), "same event_id every time: {ids:?}");
+    assert!(got.iter().all(|r| r.header("webhook-id") == Some(event.id.as_str())));
+    assert_eq!(got[0].body, got[2].body, "the same bytes each attempt");
+    let deliveries = h.call(Method::GET, &format!("/v1/webhooks/{}/deliveries", endpoint["webhook_id"].as_str().unwrap()), Some(&h.tenant.sandbox), None).await;
+    let attempts: Vec<Value> = deliveries.json["data"][0]["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].clone()).collect();
+    assert_eq!(attempts, [json!(500), json!(503), json!(200)]);
+    assert_eq!(deliveries.json["data"][0]["status"], "succeeded");
+    assert_eq!(d.run_due(100).await.unwrap().attempts, 0, "nothing left to send");
+}
+
+#[tokio::test]
+async fn a_receiver_that_always_fails_ends_failed_after_the_schedule() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start_with(vec![], Answer::status(500)).await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+    let event = created_event(&h, &h.tenant.sandbox).await;
+    let d = dispatcher(&h, "0,1s,1s", Duration::from_secs(5));
+    d.dispatch_event(&event).await.unwrap();
+    for _ in 0..5 {
+        h.clock.advance(chrono::Duration::seconds(2));
+        d.run_due(100).await.unwrap();
+    }
+    assert_eq!(receiver.received().len(), 3, "exactly the scheduled attempts");
+    let deliveries = h.call(Method::GET, &format!("/v1/webhooks/{}/deliveries", endpoint["webhook_id"].as_str().unwrap()), Some(&h.tenant.sandbox), None).await;
+    assert_eq!(deliveries.json["data"][0]["status"], "failed");
+    assert_eq!(deliveries.json["data"][0]["next_attempt_at"], Value::Null);
+    assert_eq!(deliveries.json["data"][0]["attempts"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_a_slow_receiver_times_out() {
+    let h = Harness::embedded().await;
+    let gone = Receiver::start_with(vec![], Answer::status(410)).await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &gone.url, &["payout.created"]).await;
+    let d = dispatcher(&h, "0,1s,1s", Duration::from_millis(300));
+    d.dispatch_event(&created_event(&h, &h.tenant.sandbox).await).await.unwrap();
+    let shown = h.call(Method::GET, &format!("/v1/webhooks/{}", endpoint["webhook_id"].as_str().unwrap()), Some(&h.tenant.sandbox), None).await;
+    assert_eq!(shown.json["status"], "disabled");
+    assert!(shown.json.get("secret").is_none(), "the secret is shown only on creation");
+    d.dispatch_event(&created_event(&h, &h.tenant.sandbox).await).await.unwrap();
+    assert_eq!(gone.received().len(), 1, "a disabled endpoint receives nothing more");
+
+    let slow = Receiver::start_with(vec![], Answer::slow(200, Duration::from_secs(3))).await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &slow.url, &["payout.created"]).await;
+    let started = std::time::Instant::now();
+    d.dispatch_event(&created_event(&h, &h.tenant.sandbox).await).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "gave up at the timeout");
+    let deliveries = h.call(Method::GET, &format!("/v1/webhooks/{}/deliveries", endpoint["webhook_id"].as_str().unwrap()), Some(&h.tenant.sandbox), None).await;
+    let attempt = &deliveries.json["data"][0]["attempts"][0];
+    assert_eq!(attempt["status_code"], Value::Null);
+    assert!(attempt["error"].as_str().unwrap().contains("time"), "{attempt}");
+    assert_eq!(deliveries.json["data"][0]["status"], "pending", "a timeout is retried");
+}
+
+#[tokio::test]
+async fn only_subscribed_endpoints_of_the_same_org_and_environment_receive() {
+    let h = Harness::embedded().await;
+    let other_org = h.tenant(Plan::Enterprise).await;
+    let wanted = Receiver::start().await;
+    let other_type = Receiver::start().await;
+    let foreign = Receiver::start().await;
+    create_endpoint(&h, &h.tenant.sandbox, &wanted.url, &["payout.created", "payout.settled"]).await;
+    create_endpoint(&h, &h.tenant.sandbox, &other_type.url, &["payout.settled"]).await;
+    create_endpoint(&h, &other_org.sandbox, &foreign.url, &["payout.created"]).await;
+    // A live endpoint of the same org (https required in live; it must never be called here).
+    create_endpoint(&h, &h.tenant.live, "https://example.invalid/hooks", &["payout.created"]).await;
+
+    let event = created_event(&h, &h.tenant.sandbox).await;
+    let d = dispatcher(&h, "0", Duration::from_secs(5));
+    let report = d.dispatch_event(&event).await.unwrap();
+    assert_eq!(report.deliveries_created, 1, "one endpoint qualifies");
+    // A duplicate publish of the same event makes no second delivery.
+    let again = d.dispatch_event(&event).await.unwrap();
+    assert_eq!(again.deliveries_created, 0);
+    assert_eq!(wanted.received().len(), 1);
+    assert!(other_type.received().is_empty() && foreign.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_can_be_replayed_now() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start_with(vec![], Answer::status(500)).await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+    let webhook_id = endpoint["webhook_id"].as_str().unwrap();
+    dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&created_event(&h, &h.tenant.sandbox).await).await.unwrap();
+    let listed = h.call(Method::GET, &format!("/v1/webhooks/{webhook_id}/deliveries"), Some(&h.tenant.sandbox), None).await;
+    assert_eq!(listed.json["data"][0]["status"], "failed");
+    let delivery_id = listed.json["data"][0]["delivery_id"].as_str().unwrap().to_owned();
+
+    receiver.set_default(Answer::status(200));
+    let replayed = h.call(Method::POST, &format!("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"), Some(&h.tenant.sandbox), None).await;
+    assert_eq!(replayed.status, 200, "{}", replayed.json);
+    assert_eq!(replayed.json["status"], "succeeded");
+    assert_eq!(replayed.json["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(receiver.received().len(), 2);
+    let other = h.tenant(Plan::Enterprise).await;
+    let foreign = h.call(Method::POST, &format!("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"), Some(&other.sandbox), None).await;
+    assert_eq!(foreign.status, 404);
+    let missing = h.call(Method::POST, &format!("/v1/webhooks/{webhook_id}/deliveries/del_000000000000000000000000/retry"), Some(&h.tenant.sandbox), None).await;
+    assert_eq!((missing.status, missing.error().1.as_str()), (404, "delivery_not_found"));
+}
+
+#[tokio::test]
+async fn endpoints_api_validates_and_scopes() {
+    let h = Harness::embedded().await;
+    let key = &h.tenant.live;
+    let post = |body: Value| {
+        let h = &h;
+        async move { h.call(Method::POST, "/v1/webhooks", Some(key), Some(&body.to_string())).await }
+    };
+    let cases = [
+        (json!({"events": ["payout.settled"]}), "missing_required_field", "url"),
+        (json!({"url": "http://example.com/h", "events": ["payout.settled"]}), "invalid_field", "url"),
+        (json!({"url": "https://localhost:8443/h", "events": ["payout.settled"]}), "invalid_field", "url"),
+        (json!({"url": "https://10.0.0.5/h", "events": ["payout.settled"]}), "invalid_field", "url"),
+        (json!({"url": "https://169.254.169.254/latest", "events": ["payout.settled"]}), "invalid_field", "url"),
+        (json!({"url": "https://example.com/h", "events": []}), "invalid_field", "events"),
+        (json!({"url": "https://example.com/h", "events": ["checkout.completed"]}), "invalid_field", "events"),
+        (json!({"url": "https://example.com/h", "events": "payout.settled"}), "invalid_field", "events"),
+        (json!({"url": "https://example.com/h"}), "missing_required_field", "events"),
+        (json!({"url": "https://example.com/h", "events": ["payout.settled"], "description": "x".repeat(257)}), "invalid_field", "description"),
+        (json!({"url": "https://example.com/h", "events": ["payout.settled"], "secret": "mine"}), "unknown_field", "secret"),
+    ];
+    for (body, code, param) in cases {
+        let response = post(body.clone()).await;
+        assert_eq!((response.status, response.error().1.as_str(), response.error().2.as_deref()), (400, code, Some(param)), "{body}");
+    }
+    let created = post(json!({"url": "https://example.com/h", "events": ["payout.settled", "payout.failed", "payout.settled"]})).await;
+    assert_eq!(created.status, 201);
+    assert!(created.json["webhook_id"].as_str().unwrap().starts_with("we_"));
+    assert_eq!(created.json["events"], json!(["payout.settled", "payout.failed"]));
+    assert_eq!((created.json["status"].as_str(), created.json["environment"].as_str()), (Some("active"), Some("live")));
+    let id = created.json["webhook_id"].as_str().unwrap();
+
+    let listed = h.call(Method::GET, "/v1/webhooks", Some(key), None).await;
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 1);
+    assert!(listed.json["data"][0].get("secret").is_none());
+    assert_eq!(h.call(Method::GET, "/v1/webhooks", Some(&h.tenant.sandbox), None).await.json["data"], json!([]), "per environment");
+    let other = h.tenant(Plan::Enterprise).await;
+    assert_eq!(h.call(Method::GET, &format!("/v1/webhooks/{id}"), Some(&other.live), None).await.status, 404);
+    assert_eq!(h.call(Method::DELETE, &format!("/v1/webhooks/{id}"), Some(&other.live), None).await.status, 404);
+
+    let deleted = h.call(Method::DELETE, &format!("/v1/webhooks/{id}"), Some(key), None).await;
+    assert_eq!((deleted.status, deleted.raw.as_str()), (204, ""));
+    let gone = h.call(Method::GET, &format!("/v1/webhooks/{id}"), Some(key), None).await;
+    assert_eq!((gone.status, gone.error().1.as_str()), (404, "webhook_not_found"));
+
+    // Plans: live webhooks need starter or above; sandbox works on every plan.
+    let free = h.tenant(Plan::Free).await;
+    let refused = h.call(Method::POST, "/v1/webhooks", Some(&free.live), Some(&json!({"url": "https://example.com/h", "events": ["payout.settled"]}).to_string())).await;
+    assert_eq!((refused.status, refused.error().1.as_str()), (403, "plan_upgrade_required"));
+    let sandbox = h.call(Method::POST, "/v1/webhooks", Some(&free.sandbox), Some(&json!({"url": "http://127.0.0.1:9/h", "events": ["payout.settled"]}).to_string())).await;
+    assert_eq!(sandbox.status, 201, "sandbox may use http and local addresses: {}", sandbox.json);
+
+    // Idempotent create replays the same endpoint (and secret).
+    let body = json!({"url": "https://example.com/idem", "events": ["payout.settled"]}).to_string();
+    let first = h.call_with(Method::POST, "/v1/webhooks", Some(key), Some(&body), &[("idempotency-key", "we-1")]).await;
+    let second = h.call_with(Method::POST, "/v1/webhooks", Some(key), Some(&body), &[("idempotency-key", "we-1")]).await;
+    assert_eq!((second.json["webhook_id"].clone(), second.json["secret"].clone()), (first.json["webhook_id"].clone(), first.json["secret"].clone()));
+}
+
+#[tokio::test]
+async fn events_api_lists_newest_first_with_type_filter_and_scopes() {
+    let h = Harness::embedded().await;
+    let key = &h.tenant.sandbox;
+    let id = h.create(key, &guide_body()).await.id();
+    h.patch(key, &id, &json!({"status": "approved"})).await;
+    h.create(key, &guide_body()).await;
+    let all = h.call(Method::GET, "/v1/events", Some(key), None).await;
+    let types: Vec<&str> = all.json["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["payout.created", "payout.approved", "payout.created"]);
+    let approved = h.call(Method::GET, "/v1/events?type=payout.approved", Some(key), None).await;
+    let events = approved.json["data"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["data"]["id"], json!(id));
+    assert_eq!(events[0]["data"]["status"], "approved");
+    let event_id = events[0]["event_id"].as_str().unwrap();
+    let one = h.call(Method::GET, &format!("/v1/events/{event_id}"), Some(key), None).await;
+    assert_eq!((one.status, &one.json), (200, &events[0]));
+    assert_eq!(h.call(Method::GET, &format!("/v1/events/{event_id}"), Some(&h.tenant.live), None).await.status, 404, "other environment");
+    let page = h.call(Method::GET, "/v1/events?limit=2", Some(key), None).await;
+    assert_eq!(page.json["has_more"], true);
+    let bad = h.call(Method::GET, "/v1/events?type=payout.exploded", Some(key), None).await;
+    assert_eq!((bad.status, bad.error().2.as_deref()), (400, Some("type")));
+}
