@@ -7,6 +7,9 @@ use crate::ports::store::StoreError;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
+/// What the EventBridge rule hands the dispatcher: the envelope around one event record.
+pub type BusEvent = EventBridgeEvent<Event>;
+
 /// One event from the bus: fan it out. An error fails the invocation, and EventBridge retries
 /// it (then its DLQ); a duplicate delivery of the same event creates no second delivery.
 pub async fn handle_bus_event(dispatcher: &Dispatcher, event: EventBridgeEvent<Event>) -> Result<DispatchReport, StoreError> {

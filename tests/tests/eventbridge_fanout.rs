@@ -1,0 +1,99 @@
+//! Through the AWS emulator: an event record published with the EventBridge adapter reaches the
+//! dispatcher through the bus's rule (moto routes the rule to an SQS target; in AWS the rule
+//! targets the dispatcher Lambda directly with the same envelope), and the merchant's receiver
+//! gets it signed. Also the SQS retry queue with per-message delay.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use payouts::adapters::eventbridge::{EventBridgeBus, EVENT_SOURCE};
+use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
+use payouts::domain::event::Event;
+use payouts::domain::webhook::RetrySchedule;
+use payouts::ports::bus::EventBus;
+use payouts::ports::store::{IndexName, IndexQuery};
+use payouts::service::dispatcher::Dispatcher;
+use payouts::service::records;
+use payouts_tests::receiver::Receiver;
+use payouts_tests::{aws, guide_body, Harness};
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn an_event_on_the_bus_reaches_the_dispatcher_through_the_rule() {
+    let config = aws::sdk_config().await;
+    let events_client = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus_name = aws::unique_name("bus");
+    events_client.create_event_bus().name(&bus_name).send().await.unwrap();
+    let queue_url = sqs.create_queue().queue_name(aws::unique_name("dispatch")).send().await.unwrap().queue_url().unwrap().to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    events_client.put_rule().name("to-dispatcher").event_bus_name(&bus_name).event_pattern(json!({"source": [EVENT_SOURCE]}).to_string()).send().await.unwrap();
+    events_client
+        .put_targets()
+        .rule("to-dispatcher")
+        .event_bus_name(&bus_name)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("dispatcher").arn(queue_arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start().await;
+    let created = h.call(http::Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&json!({"url": receiver.url, "events": ["payout.created"]}).to_string())).await;
+    assert_eq!(created.status, 201);
+    let payout_id = h.create(&h.tenant.sandbox, &guide_body()).await.id();
+    let query = IndexQuery { index: IndexName::Gsi3, pk: records::OUTBOX_PARTITION.into(), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 10, now_unix: 0 };
+    let event: Event = records::decode(&h.app.store.query(&query).await.unwrap()[0]).unwrap();
+    assert_eq!(event.subject_id, payout_id);
+
+    let bus = EventBridgeBus::new(events_client, bus_name);
+    assert_eq!(bus.publish(std::slice::from_ref(&event)).await.unwrap(), vec![event.id.clone()]);
+
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        let received = sqs.receive_message().queue_url(&queue_url).wait_time_seconds(1).send().await.unwrap();
+        bodies.extend(received.messages().iter().filter_map(|m| m.body().map(str::to_owned)));
+        if !bodies.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(bodies.len(), 1, "the rule delivered the event once");
+    let envelope: payouts::jobs::webhooks::BusEvent = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(envelope.source, EVENT_SOURCE);
+    assert_eq!(envelope.detail_type, "payout.created");
+
+    let options = WebhookSenderOptions { timeout: std::time::Duration::from_secs(5), ..WebhookSenderOptions::default() };
+    let dispatcher = Dispatcher { app: h.app.clone(), sender: Arc::new(HttpWebhookSender::new(options).unwrap()), schedule: RetrySchedule::default(), retry_queue: None };
+    let report = payouts::jobs::webhooks::handle_bus_event(&dispatcher, envelope).await.unwrap();
+    assert_eq!(report.succeeded, 1);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["event_id"], json!(event.id.to_string()));
+    assert_eq!(got[0].json()["data"]["id"], json!(payout_id));
+}
+
+#[tokio::test]
+async fn the_retry_queue_delays_messages() {
+    use payouts::service::dispatcher::{RetryMessage, RetryQueue};
+    let config = aws::sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = sqs.create_queue().queue_name(aws::unique_name("retries")).send().await.unwrap().queue_url().unwrap().to_owned();
+    let queue = payouts::adapters::sqs::SqsRetryQueue::new(sqs.clone(), queue_url.clone());
+    let message = RetryMessage { webhook_id: payouts::domain::ids::WebhookId::generate(), event_id: payouts::domain::ids::EventId::generate() };
+    queue.schedule(&message, 2).await.unwrap();
+    let early = sqs.receive_message().queue_url(&queue_url).send().await.unwrap();
+    assert!(early.messages().is_empty(), "not visible before its delay");
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let later = sqs.receive_message().queue_url(&queue_url).wait_time_seconds(2).send().await.unwrap();
+    let body: RetryMessage = serde_json::from_str(later.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(body, message);
+}
