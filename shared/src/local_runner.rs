@@ -28,7 +28,9 @@ pub async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let vars = ProcessEnv;
     let port: u16 = parse_var(&vars, "PAYOUTS_PORT", 8080)?;
-    let (app, mut tx_messages) = crate::runtime::local_app(&vars).await?;
+    let (mut app, mut tx_messages) = crate::runtime::local_app(&vars).await?;
+    let (store, events_committed) = crate::adapters::notifying_store::NotifyingStore::new(app.store.clone());
+    app.store = Arc::new(store);
     let interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_WATCH_INTERVAL_SECONDS", 5u64)?.max(1));
     let (bus, mut published) = InProcessBus::new();
     let readers = crate::runtime::chain_readers(&app.chains, &crate::runtime::rpc_options(&vars)?)?;
@@ -57,6 +59,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             ticks.tick().await;
             if let Err(error) = sweeper.sweep().await {
                 tracing::warn!(error = %error, "sweep failed; retrying at the next tick");
+            }
+        }
+    });
+    // The event relay: publishes new event records as soon as they are committed (in AWS, the
+    // table's stream triggers the relay Lambda); the sweep relays anything left over.
+    let relay = watcher.clone();
+    tokio::spawn(async move {
+        loop {
+            events_committed.notified().await;
+            if let Err(error) = relay.relay_outbox().await {
+                tracing::warn!(error = %error, "event relay failed; the sweep retries");
             }
         }
     });

@@ -264,3 +264,15 @@ pub fn local_dispatcher(app: &App, vars: &dyn Vars) -> Result<Dispatcher, Config
     let (options, schedule) = webhook_settings(vars, true)?;
     Ok(Dispatcher { app: app.clone(), sender: sender(options)?, schedule, retry_queue: None })
 }
+
+/// The event relay Lambda (DynamoDB stream of the table, event records only).
+pub async fn run_event_relay() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let watcher = &watcher;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+        let records = event.payload.get("Records").and_then(serde_json::Value::as_array).map(Vec::len).unwrap_or(0);
+        crate::jobs::watcher::handle_stream(watcher, records).await.map(|published| serde_json::json!({ "published": published })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
+    }))
+    .await
+}

@@ -5,6 +5,7 @@ pub mod embedded_store;
 pub mod eventbridge;
 pub mod memory_bus;
 pub mod memory_queue;
+pub mod notifying_store;
 pub mod rpc_chain;
 pub mod sqs;
 pub mod webhook_sender;

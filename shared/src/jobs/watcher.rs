@@ -57,3 +57,12 @@ pub async fn handle_schedule(watcher: &Watcher, event: EventBridgeEvent<serde_js
     tracing::info!(checked = report.checked, changed = report.changed, published = report.published, unavailable = report.unavailable.len(), "sweep done");
     Ok(report)
 }
+
+/// The event relay: triggered by the table's stream when event records are inserted (filtered
+/// in the event source mapping), it publishes everything still in the outbox. The stream records
+/// themselves are not needed: the outbox index is the truth, so a lost trigger only delays.
+pub async fn handle_stream(watcher: &Watcher, records: usize) -> Result<usize, WatchError> {
+    let published = watcher.relay_outbox().await?;
+    tracing::info!(stream_records = records, published, "event relay");
+    Ok(published)
+}
