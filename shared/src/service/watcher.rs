@@ -30,6 +30,9 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// Published events marked per write (well under DynamoDB's 100 items per transaction).
+const MARK_BATCH: usize = 25;
+
 #[derive(Clone, Debug)]
 pub struct WatcherConfig {
     /// An executed tx not seen in a block within this window fails with `tx_not_found`.
@@ -179,6 +182,7 @@ impl Watcher {
         };
         let tolerances = self.tolerances(group.iter().map(|(intent, _)| intent.org_id.clone())).await?;
         let mut receipts = snapshot.receipts.into_iter();
+        let mut to_publish = Vec::new();
         for (intent, version) in group {
             let receipt = receipts.next().flatten();
             report.checked += 1;
@@ -194,7 +198,7 @@ impl Watcher {
                 Ok(Some(applied)) => {
                     report.changed += 1;
                     if let Some(event) = applied.event {
-                        report.published += self.publish(vec![(event, 1)]).await;
+                        to_publish.push((event, 1));
                     }
                 }
                 Ok(None) => {}
@@ -204,6 +208,9 @@ impl Watcher {
                 }
             }
         }
+        // Committed changes are already safe in the outbox; publishing them now only makes the
+        // webhooks go out sooner.
+        report.published += self.publish(to_publish).await;
         Ok(())
     }
 
@@ -326,18 +333,30 @@ impl Watcher {
                 return 0;
             }
         };
+        let accepted: std::collections::HashSet<_> = accepted.into_iter().collect();
         let now = self.app.now();
-        let mut marked = 0;
+        let mut marks = Vec::new();
         for (mut event, version) in events.into_iter().filter(|(event, _)| accepted.contains(&event.id)) {
             event.published_at = Some(now);
-            let op = match records::event_item(&event, version + 1) {
-                Ok(item) => WriteOp::Put { item, condition: Some(Condition::Version(version)) },
-                Err(_) => continue,
-            };
-            match self.app.store.write(vec![op]).await {
-                Ok(()) => marked += 1,
-                // Published twice is harmless; the next relay tries the mark again.
-                Err(error) => tracing::debug!(event_id = %event.id, error = %error, "published, but not marked yet"),
+            if let Ok(item) = records::event_item(&event, version + 1) {
+                marks.push(WriteOp::Put { item, condition: Some(Condition::Version(version)) });
+            }
+        }
+        // Marked in batches (one round trip each); a batch refused as a whole is retried one by
+        // one, so one event changed meanwhile does not keep the others in the outbox.
+        let mut marked = 0;
+        for batch in marks.chunks(MARK_BATCH) {
+            match self.app.store.write(batch.to_vec()).await {
+                Ok(()) => marked += batch.len(),
+                Err(_) => {
+                    for op in batch {
+                        match self.app.store.write(vec![op.clone()]).await {
+                            Ok(()) => marked += 1,
+                            // Published twice is harmless; the next relay tries the mark again.
+                            Err(error) => tracing::debug!(key = ?op.key(), error = %error, "published, but not marked yet"),
+                        }
+                    }
+                }
             }
         }
         marked
