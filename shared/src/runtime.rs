@@ -127,9 +127,12 @@ pub fn rpc_options(vars: &dyn Vars) -> Result<RpcOptions, ConfigError> {
     })
 }
 
+/// The chain-watcher's readers, one per (environment, chain).
+pub type ChainReaders = HashMap<(Environment, Chain), Arc<dyn ChainReader>>;
+
 /// One reader per (environment, chain) of the registry.
-pub fn chain_readers(chains: &ChainRegistry, options: &RpcOptions) -> Result<HashMap<(Environment, Chain), Arc<dyn ChainReader>>, ConfigError> {
-    let mut readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>> = HashMap::new();
+pub fn chain_readers(chains: &ChainRegistry, options: &RpcOptions) -> Result<ChainReaders, ConfigError> {
+    let mut readers: ChainReaders = HashMap::new();
     for settings in chains.all() {
         let reader = RpcChainReader::new(settings, options.clone()).map_err(|e| ConfigError {
             variable: format!("PAYOUTS_{}_{}_RPC_URL", settings.environment.as_str().to_uppercase(), settings.chain.as_str().to_uppercase()),

@@ -92,7 +92,8 @@ async fn bad_bodies_get_documented_errors_and_write_nothing(h: Harness) {
         body["token"] = json!(token);
         body.to_string()
     };
-    let cases: Vec<(String, String, u16, &str, &str, Option<&str>)> = vec![
+    type Case<'a> = (String, String, u16, &'a str, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         ("missing recipient".into(), without("recipient_address"), 400, "invalid_request", "missing_required_field", Some("recipient_address")),
         ("missing chain".into(), without("chain"), 400, "invalid_request", "missing_required_field", Some("chain")),
         ("missing token".into(), without("token"), 400, "invalid_request", "missing_required_field", Some("token")),

@@ -33,7 +33,7 @@ async fn each_request_stays_within_its_round_trip_budget() {
     h.app.tx_queue = queue;
     let key = h.tenant.live.clone();
 
-    let mut measure = async |label: &str, method: Method, path: String, body: Option<String>| {
+    let measure = async |label: &str, method: Method, path: String, body: Option<String>| {
         counter.reset();
         let response = h.call(method, &path, Some(&key), body.as_deref()).await;
         assert!(response.status < 300, "{label}: {}", response.json);

@@ -122,7 +122,7 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
         let (route_method, template) = route.spec();
         if let Some(params) = match_template(template, path) {
             path_known = true;
-            if &route_method == method {
+            if route_method == *method {
                 return Ok(RouteMatch { route, params });
             }
         }

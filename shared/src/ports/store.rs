@@ -92,6 +92,8 @@ pub enum Condition {
     Version(u64),
 }
 
+// Puts dominate every write; boxing the item would only add an allocation per op.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOp {
     Put { item: Item, condition: Option<Condition> },
