@@ -487,6 +487,7 @@ contract!(
     sparse_indexes,
     concurrent_version_puts_have_one_winner,
     concurrent_absent_puts_have_one_winner,
+    two_ops_on_one_item_are_refused,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -546,15 +547,17 @@ async fn dynamodb_filtered_query_follows_pages_until_the_limit() {
     assert_eq!(counter.snapshot(), ["Query"]);
 }
 
-#[tokio::test]
-async fn dynamodb_two_ops_on_one_key_are_refused_before_any_call() {
-    let (store, _client, _table) = moto::fresh_table().await;
+/// Two ops on one item in one write are refused (DynamoDB's rule; the embedded store follows it,
+/// since conditions are checked before anything is applied and both could pass).
+async fn two_ops_on_one_item_are_refused(store: Arc<dyn Store>) {
     let a = item("D", "a");
     match store.write(vec![put(a.clone()), WriteOp::Check { key: a.key.clone(), condition: Condition::Version(1) }]).await {
         Err(StoreError::Unavailable(message)) => assert!(message.contains("two ops"), "{message}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
-    assert_eq!(get_one(&store, &a.key).await, None);
+    let twice = vec![put_if(a.clone(), Condition::Absent { now_unix: now() }), put_if(with_attr(a.clone(), "n", "2"), Condition::Absent { now_unix: now() })];
+    assert!(store.write(twice).await.is_err());
+    assert_eq!(get_one(&*store, &a.key).await, None, "nothing written");
 }
 
 #[tokio::test]

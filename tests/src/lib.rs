@@ -8,6 +8,7 @@
 
 pub mod anvil;
 pub mod aws;
+pub mod watch;
 pub mod receiver;
 
 use async_trait::async_trait;

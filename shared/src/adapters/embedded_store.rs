@@ -135,6 +135,13 @@ impl Store for EmbeddedStore {
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        // As DynamoDB: one op per item in a write (conditions are checked before anything is
+        // applied, so two ops on one item could both pass).
+        let mut keys: Vec<&ItemKey> = ops.iter().map(WriteOp::key).collect();
+        keys.sort();
+        if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(StoreError::Unavailable("two ops on the same item in one write".into()));
+        }
         self.with_connection(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
             let mut failed = Vec::new();

@@ -92,18 +92,20 @@ fn judge(receipt: &TxReceipt, rules: &VerificationRules, confirmations: u64) -> 
     if of_token.is_empty() {
         return fail(FailureReason::TokenMismatch, None);
     }
-    let to_recipient: Vec<&TransferLog> = of_token.into_iter().filter(|t| t.to == rules.recipient).collect();
-    let Some(first) = to_recipient.first() else {
+    // Of the recipient's transfers, the one closest to the expected amount decides (the exact
+    // one when present; the first of equally close ones).
+    let closest = of_token
+        .into_iter()
+        .filter(|t| t.to == rules.recipient)
+        .min_by_key(|t| t.amount.map(|amount| amount.abs_diff(rules.expected_amount)).unwrap_or(u128::MAX));
+    let Some(closest) = closest else {
         return fail(FailureReason::RecipientMismatch, None);
     };
-    if let Some(exact) = to_recipient.iter().find(|t| t.amount == Some(rules.expected_amount)) {
-        return Verdict::Settle { transfer: (*exact).clone(), confirmations };
-    }
-    let within_tolerance = first.amount.is_some_and(|amount| amount.abs_diff(rules.expected_amount) <= rules.tolerance);
+    let within_tolerance = closest.amount.is_some_and(|amount| amount.abs_diff(rules.expected_amount) <= rules.tolerance);
     if within_tolerance {
-        Verdict::Settle { transfer: (*first).clone(), confirmations }
+        Verdict::Settle { transfer: closest.clone(), confirmations }
     } else {
-        fail(FailureReason::AmountMismatch, Some((*first).clone()))
+        fail(FailureReason::AmountMismatch, Some(closest.clone()))
     }
 }
 
@@ -223,7 +225,13 @@ mod tests {
         let low = verdict(vec![transfer(TOKEN, RECIPIENT, 499_950_000, 7)], true);
         assert_eq!(low, Verdict::Fail { reason: FailureReason::AmountMismatch, transfer: Some(transfer(TOKEN, RECIPIENT, 499_950_000, 7)), confirmations: 101 });
         assert_eq!(reason(verdict(vec![transfer(TOKEN, RECIPIENT, 500_000_001, 0)], true)), Some(FailureReason::AmountMismatch));
-        // Several logs: the exact one wins.
+        // Several logs: the exact one wins; without one, the closest decides and is recorded.
+        let mut lenient = rules();
+        lenient.tolerance = 50_000;
+        let near_second = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 1, 0), transfer(TOKEN, RECIPIENT, 499_990_000, 1)]);
+        assert!(matches!(decide(&intent, Some(&near_second), 200, None, &lenient, now), Verdict::Settle { transfer, .. } if transfer.log_index == 1));
+        let both_far = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 1, 0), transfer(TOKEN, RECIPIENT, 400_000_000, 1)]);
+        assert!(matches!(decide(&intent, Some(&both_far), 200, None, &rules(), now), Verdict::Fail { transfer: Some(t), .. } if t.log_index == 1));
         let several = verdict(vec![transfer(TOKEN, [0x44; 20], 1, 0), transfer(TOKEN, RECIPIENT, 1, 1), transfer(TOKEN, RECIPIENT, 500_000_000, 2)], true);
         assert!(matches!(several, Verdict::Settle { transfer, .. } if transfer.log_index == 2));
     }

@@ -107,10 +107,13 @@ pub async fn set_plan(app: &App, org_id: &OrgId, plan: Plan) -> Result<Organizat
     Ok(org)
 }
 
+/// The largest tolerance an organization may set, in token units.
+pub const MAX_TOLERANCE: u64 = 1_000_000;
+
 /// Sets how far a settled amount may differ from the intent's and still settle it.
 pub async fn set_amount_tolerance(app: &App, org_id: &OrgId, tolerance: Decimal) -> Result<Organization, AdminError> {
-    if tolerance < Decimal::ZERO || tolerance.scale() > crate::domain::chain::TOKEN_DECIMALS {
-        return Err(AdminError::Invalid("the tolerance must be a non-negative amount with at most 6 decimals".into()));
+    if tolerance < Decimal::ZERO || tolerance.scale() > crate::domain::chain::TOKEN_DECIMALS || tolerance > Decimal::from(MAX_TOLERANCE) {
+        return Err(AdminError::Invalid(format!("the tolerance must be an amount from 0 to {MAX_TOLERANCE} with at most 6 decimals")));
     }
     let (mut org, version) = load_org(app, org_id).await?;
     org.amount_tolerance = tolerance;

@@ -6,7 +6,7 @@
 //! | organization | `ORG#{org}` | `ORG` | — | — | — |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `ORG#{org}#KEYS` / `{created}#{key}` | `KEYID#{key}` / `KEY` | — |
 //! | payout intent | `PO#{po}` | `PO` | `{org}#{env}#PO` / `{created}#{po}` | `{org}#{env}#PO#{status}` / `{created}#{po}` | `WATCH#{env}#{chain}` / `{next_check}#{po}` while executed/verifying |
-//! | tx-hash claim | `TX#{chain}#{hash}` | `TX` | — | — | — |
+//! | tx-hash claim | `TX#{env}#{chain}#{hash}` | `TX` | — | — | — |
 //! | event | `EVT#{evt}` | `EVT` | `{org}#{env}#EVT` / `{created}#{evt}` | `{org}#{env}#EVT#{type}` / `{created}#{evt}` | `OUTBOX` / `{created}#{evt}` until published |
 //! | idempotency record | `IDEM#{org}#{env}#{sha256(key)}` | `IDEM` | — | — | — (expires after 24 h) |
 //!
@@ -59,8 +59,15 @@ pub fn watch_partition(environment: Environment, chain: Chain) -> String {
     format!("WATCH#{environment}#{chain}")
 }
 
-pub fn tx_claim_key(chain: Chain, tx_hash: &TxHash) -> ItemKey {
-    ItemKey::new(format!("TX#{chain}#{tx_hash}"), "TX")
+/// Per environment: live and sandbox are different networks, so a sandbox intent must not be
+/// able to claim (squat) a live transaction's public hash.
+/// Where the watcher's next sweep of one (environment, chain) resumes.
+pub fn sweep_cursor_key(environment: Environment, chain: Chain) -> ItemKey {
+    ItemKey::new(format!("SWEEP#{environment}#{chain}"), "CURSOR")
+}
+
+pub fn tx_claim_key(environment: Environment, chain: Chain, tx_hash: &TxHash) -> ItemKey {
+    ItemKey::new(format!("TX#{environment}#{chain}#{tx_hash}"), "TX")
 }
 
 pub fn event_key(id: &EventId) -> ItemKey {
@@ -145,7 +152,7 @@ pub struct TxClaim {
 }
 
 pub fn tx_claim_item(chain: Chain, tx_hash: &TxHash, claim: &TxClaim) -> Result<Item, StoreError> {
-    Ok(plain(tx_claim_key(chain, tx_hash), 1, encode(claim)?))
+    Ok(plain(tx_claim_key(claim.environment, chain, tx_hash), 1, encode(claim)?))
 }
 
 /// A stored first response for an idempotency key.

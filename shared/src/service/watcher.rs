@@ -76,10 +76,35 @@ pub struct Watcher {
     pub config: WatcherConfig,
 }
 
-/// Where an intent stands after a change, to publish its event.
-struct Applied {
+/// Where the next sweep of one (environment, chain) resumes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SweepCursor {
+    index_sk: Option<String>,
+    pk: Option<String>,
+    sk: Option<String>,
+}
+
+impl SweepCursor {
+    fn position(self) -> Option<IndexPosition> {
+        Some(IndexPosition { index_sk: self.index_sk?, key: crate::ports::store::ItemKey { pk: self.pk?, sk: self.sk? } })
+    }
+}
+
+/// One intent's verdict, ready to commit.
+struct Prepared {
+    intent: PayoutIntent,
+    ops: Vec<WriteOp>,
     event: Option<Event>,
 }
+
+/// Intents whose verdicts are committed in one write (each has at most 3 ops; DynamoDB takes
+/// 100 per transaction).
+const VERDICT_BATCH: usize = 25;
+/// A tx not seen yet is looked at on every sweep this long after execute (real ones are mined
+/// by then), then with a backoff of a tenth of its age, within the bounds below.
+const UNSEEN_GRACE: Duration = Duration::minutes(2);
+const MIN_UNSEEN_BACKOFF: Duration = Duration::seconds(5);
+const MAX_UNSEEN_BACKOFF: Duration = Duration::minutes(10);
 
 impl Watcher {
     pub fn new(app: App, bus: Arc<dyn EventBus>, readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>>, config: WatcherConfig) -> Watcher {
@@ -88,6 +113,10 @@ impl Watcher {
 
     /// The tx-queue path: checks these intents now (unknown or finished ones are skipped).
     pub async fn check_payouts(&self, ids: &[PayoutId]) -> Result<WatchReport, WatchError> {
+        // The same payout named twice (duplicate deliveries in one batch) is checked once.
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
         let keys: Vec<_> = ids.iter().map(records::payout_key).collect();
         let mut intents = Vec::new();
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
@@ -124,9 +153,14 @@ impl Watcher {
         chains
     }
 
-    /// Intents of one (environment, chain) awaiting the chain, oldest first, via the sparse index.
+    /// Intents of one (environment, chain) due for a check, via the sparse index, at most
+    /// `sweep_limit` per sweep. Each sweep resumes where the last one stopped and wraps around
+    /// (the position is kept in the store), so however many intents wait, every one is looked at
+    /// within a few sweeps: none can hold the front of the index.
     async fn pending(&self, environment: Environment, chain: Chain, now: Timestamp) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
-        let mut query = IndexQuery {
+        let cursor_key = records::sweep_cursor_key(environment, chain);
+        let resume = self.app.store.get(std::slice::from_ref(&cursor_key)).await?.pop().flatten().and_then(|item| decode::<SweepCursor>(&item).ok()).and_then(SweepCursor::position);
+        let base = IndexQuery {
             index: IndexName::Gsi3,
             pk: records::watch_partition(environment, chain),
             // Due now or earlier ('~' sorts after the '#id' suffix).
@@ -134,21 +168,45 @@ impl Watcher {
             after: None,
             filters: vec![],
             descending: false,
-            limit: self.config.sweep_limit.min(1_000),
+            limit: self.config.sweep_limit.clamp(1, 1_000),
             now_unix: now.timestamp(),
         };
         let mut intents = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut wrapped = resume.is_none();
+        let mut query = IndexQuery { after: resume, ..base.clone() };
         loop {
             let page = self.app.store.query(&query).await?;
             let full = page.len() == query.limit;
             for item in &page {
+                if !seen.insert(item.key.clone()) {
+                    // Wrapped around to where this sweep began: everything due was read.
+                    return self.finish_pending(cursor_key, intents, None).await;
+                }
                 intents.push((decode::<PayoutIntent>(item)?, item.version));
+                if intents.len() >= self.config.sweep_limit {
+                    return self.finish_pending(cursor_key, intents, position(item, IndexName::Gsi3)).await;
+                }
             }
-            match page.last().filter(|_| full && intents.len() < self.config.sweep_limit) {
-                Some(last) => query.after = position(last, IndexName::Gsi3),
-                None => return Ok(intents),
+            match page.last().filter(|_| full) {
+                Some(item) => query.after = position(item, IndexName::Gsi3),
+                None if !wrapped => {
+                    wrapped = true;
+                    query = base.clone();
+                }
+                None => return self.finish_pending(cursor_key, intents, None).await,
             }
         }
+    }
+
+    /// Saves where the next sweep resumes (`None`: from the start). Overlapping sweeps may
+    /// overwrite each other's position; either is a fine place to resume.
+    async fn finish_pending(&self, cursor_key: crate::ports::store::ItemKey, intents: Vec<(PayoutIntent, u64)>, resume_after: Option<IndexPosition>) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
+        let cursor = SweepCursor { index_sk: resume_after.as_ref().map(|p| p.index_sk.clone()), pk: resume_after.as_ref().map(|p| p.key.pk.clone()), sk: resume_after.map(|p| p.key.sk) };
+        let body = serde_json::to_string(&cursor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let item = Item { key: cursor_key, version: 1, expires_at: None, indexes: [None, None, None], attrs: Default::default(), body };
+        self.app.store.write(vec![WriteOp::Put { item, condition: None }]).await?;
+        Ok(intents)
     }
 
     async fn check_group(&self, environment: Environment, chain: Chain, group: Vec<(PayoutIntent, u64)>, report: &mut WatchReport) -> Result<(), WatchError> {
@@ -183,6 +241,7 @@ impl Watcher {
         let tolerances = self.tolerances(group.iter().map(|(intent, _)| intent.org_id.clone())).await?;
         let mut receipts = snapshot.receipts.into_iter();
         let mut to_publish = Vec::new();
+        let mut prepared = Vec::new();
         for (intent, version) in group {
             let receipt = receipts.next().flatten();
             report.checked += 1;
@@ -194,20 +253,16 @@ impl Watcher {
             let now = self.app.now();
             let verdict = decide(&intent, receipt.as_ref(), snapshot.head, snapshot.finalized, &rules, now);
             let id = intent.id.clone();
-            match self.apply(intent, version, verdict, receipt.as_ref(), now).await {
-                Ok(Some(applied)) => {
-                    report.changed += 1;
-                    if let Some(event) = applied.event {
-                        to_publish.push((event, 1));
-                    }
-                }
+            match self.prepare(intent, version, verdict, receipt.as_ref(), now) {
+                Ok(Some(one)) => prepared.push(one),
                 Ok(None) => {}
                 Err(error) => {
-                    tracing::warn!(payout_id = %id, error = %error, "could not record a verdict; will retry");
+                    tracing::error!(payout_id = %id, error = %error, "cannot record a verdict");
                     report.deferred.push(id);
                 }
             }
         }
+        self.commit(prepared, report, &mut to_publish).await;
         // Committed changes are already safe in the outbox; publishing them now only makes the
         // webhooks go out sooner.
         report.published += self.publish(to_publish).await;
@@ -231,8 +286,14 @@ impl Watcher {
         let token_contract = settings.token_contracts.get(&intent.token)?.account_bytes()?;
         let recipient = intent.recipient_address.account_bytes()?;
         let expected_amount = intent.amount_atomic.unwrap_or_else(|| intent.amount.to_atomic()).0;
-        let tolerance = tolerances.get(&intent.org_id).copied().unwrap_or_default() * Decimal::from(10u64.pow(TOKEN_DECIMALS));
-        let tolerance = u128::try_from(tolerance.trunc().mantissa()).unwrap_or(0);
+        // Checked: a tolerance too large to scale accepts any amount rather than stopping the sweep.
+        let tolerance = tolerances
+            .get(&intent.org_id)
+            .copied()
+            .unwrap_or_default()
+            .checked_mul(Decimal::from(10u64.pow(TOKEN_DECIMALS)))
+            .map(|scaled| u128::try_from(scaled.trunc().mantissa()).unwrap_or(0))
+            .unwrap_or(u128::MAX);
         Some(VerificationRules {
             token_contract,
             recipient,
@@ -244,20 +305,33 @@ impl Watcher {
         })
     }
 
-    /// Records a verdict with one conditional write. `Ok(None)`: nothing to do, or another
-    /// worker changed the intent first (its result stands).
-    async fn apply(&self, mut intent: PayoutIntent, version: u64, verdict: Verdict, receipt: Option<&TxReceipt>, now: Timestamp) -> Result<Option<Applied>, StoreError> {
+    /// Turns a verdict into the one conditional write that records it (intent on its version,
+    /// the event if the status changed, the settlement if any). `None`: nothing to record.
+    fn prepare(&self, mut intent: PayoutIntent, version: u64, verdict: Verdict, receipt: Option<&TxReceipt>, now: Timestamp) -> Result<Option<Prepared>, StoreError> {
         let tx_hash = intent.expected_tx_hash.clone().ok_or_else(|| StoreError::Corrupt(format!("{} has no tx hash", intent.id)))?;
         let mut settlement = None;
         let event_type = match verdict {
-            Verdict::Wait => return Ok(None),
-            Verdict::Observed(observation) => match intent.start_verifying(observation.clone(), now) {
-                Ok(event_type) => Some(event_type),
-                Err(_) => {
-                    intent.re_observe(observation, now);
-                    None
+            Verdict::Wait => {
+                // A tx not seen yet is looked at again with a growing backoff, so intents with
+                // hashes that never appear move to the back of the sweep instead of holding
+                // its front for the whole not-found window. Seen ones wait only for depth.
+                let age = now - intent.executed_at.unwrap_or(intent.updated_at);
+                if intent.observation.is_some() || age < UNSEEN_GRACE || intent.next_check_at.is_some_and(|due| due > now) {
+                    return Ok(None);
                 }
-            },
+                intent.next_check_at = Some(now + (age / 10).clamp(MIN_UNSEEN_BACKOFF, MAX_UNSEEN_BACKOFF));
+                None
+            }
+            Verdict::Observed(observation) => {
+                intent.next_check_at = None;
+                match intent.start_verifying(observation.clone(), now) {
+                    Ok(event_type) => Some(event_type),
+                    Err(_) => {
+                        intent.re_observe(observation, now);
+                        None
+                    }
+                }
+            }
             Verdict::Vanished => {
                 tracing::warn!(payout_id = %intent.id, "transaction left its block (reorg); waiting for it again");
                 intent.forget_observation(now);
@@ -284,17 +358,40 @@ impl Watcher {
         if let Some(settlement) = &settlement {
             ops.push(WriteOp::Put { item: settlement_item(settlement, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
         }
-        match self.app.store.write(ops).await {
-            Ok(()) => {
-                tracing::info!(payout_id = %intent.id, status = %intent.status, failure_reason = ?intent.failure_reason, "verdict recorded");
-                Ok(Some(Applied { event }))
+        Ok(Some(Prepared { intent, ops, event }))
+    }
+
+    /// Commits prepared verdicts, several intents per write; a batch refused as a whole is
+    /// retried one intent at a time, so one intent changed meanwhile does not hold the others.
+    async fn commit(&self, prepared: Vec<Prepared>, report: &mut WatchReport, to_publish: &mut Vec<(Event, u64)>) {
+        for batch in prepared.chunks(VERDICT_BATCH) {
+            let ops: Vec<WriteOp> = batch.iter().flat_map(|p| p.ops.iter().cloned()).collect();
+            if batch.len() > 1 && self.app.store.write(ops).await.is_ok() {
+                for done in batch {
+                    self.recorded(done, report, to_publish);
+                }
+                continue;
             }
-            Err(StoreError::ConditionFailed { .. }) => {
-                tracing::info!(payout_id = %intent.id, "intent changed concurrently; the other change stands");
-                Ok(None)
+            for one in batch {
+                match self.app.store.write(one.ops.clone()).await {
+                    Ok(()) => self.recorded(one, report, to_publish),
+                    Err(StoreError::ConditionFailed { .. }) => {
+                        tracing::info!(payout_id = %one.intent.id, "intent changed concurrently; the other change stands");
+                    }
+                    Err(error) => {
+                        tracing::warn!(payout_id = %one.intent.id, error = %error, "could not record a verdict; will retry");
+                        report.deferred.push(one.intent.id.clone());
+                    }
+                }
             }
-            Err(error @ StoreError::Contention) => Err(error),
-            Err(error) => Err(error),
+        }
+    }
+
+    fn recorded(&self, done: &Prepared, report: &mut WatchReport, to_publish: &mut Vec<(Event, u64)>) {
+        report.changed += 1;
+        tracing::info!(payout_id = %done.intent.id, status = %done.intent.status, failure_reason = ?done.intent.failure_reason, "verdict recorded");
+        if let Some(event) = &done.event {
+            to_publish.push((event.clone(), 1));
         }
     }
 
