@@ -174,6 +174,7 @@ impl Watcher {
         let mut intents = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut wrapped = resume.is_none();
+        let previous = resume.clone();
         let mut query = IndexQuery { after: resume, ..base.clone() };
         loop {
             let page = self.app.store.query(&query).await?;
@@ -181,11 +182,11 @@ impl Watcher {
             for item in &page {
                 if !seen.insert(item.key.clone()) {
                     // Wrapped around to where this sweep began: everything due was read.
-                    return self.finish_pending(cursor_key, intents, None).await;
+                    return self.finish_pending(cursor_key, intents, previous, None).await;
                 }
                 intents.push((decode::<PayoutIntent>(item)?, item.version));
                 if intents.len() >= self.config.sweep_limit {
-                    return self.finish_pending(cursor_key, intents, position(item, IndexName::Gsi3)).await;
+                    return self.finish_pending(cursor_key, intents, previous, position(item, IndexName::Gsi3)).await;
                 }
             }
             match page.last().filter(|_| full) {
@@ -194,14 +195,17 @@ impl Watcher {
                     wrapped = true;
                     query = base.clone();
                 }
-                None => return self.finish_pending(cursor_key, intents, None).await,
+                None => return self.finish_pending(cursor_key, intents, previous, None).await,
             }
         }
     }
 
     /// Saves where the next sweep resumes (`None`: from the start). Overlapping sweeps may
     /// overwrite each other's position; either is a fine place to resume.
-    async fn finish_pending(&self, cursor_key: crate::ports::store::ItemKey, intents: Vec<(PayoutIntent, u64)>, resume_after: Option<IndexPosition>) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
+    async fn finish_pending(&self, cursor_key: crate::ports::store::ItemKey, intents: Vec<(PayoutIntent, u64)>, previous: Option<IndexPosition>, resume_after: Option<IndexPosition>) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
+        if previous == resume_after {
+            return Ok(intents);
+        }
         let cursor = SweepCursor { index_sk: resume_after.as_ref().map(|p| p.index_sk.clone()), pk: resume_after.as_ref().map(|p| p.key.pk.clone()), sk: resume_after.map(|p| p.key.sk) };
         let body = serde_json::to_string(&cursor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let item = Item { key: cursor_key, version: 1, expires_at: None, indexes: [None, None, None], attrs: Default::default(), body };
