@@ -350,6 +350,7 @@ async fn a_tx_reorged_into_a_later_block_waits_for_its_new_depth() {
     let (block, old_hash) = rig.tx_block(&tx).await.unwrap();
     let id = rig.executed_payout(Chain::Base, "USDC", &rig.evm(recipient), AMOUNT, &tx).await;
     rig.check(&[&id]).await;
+    let first_seen = rig.stored(&id).await.observation.unwrap().seen_at;
     rig.anvil.mine(1).await;
 
     // Blocks `block` and `block + 1` are replaced; the tx is put in the second of the new ones.
@@ -373,6 +374,7 @@ async fn a_tx_reorged_into_a_later_block_waits_for_its_new_depth() {
     let s = &rig.settlements().await[0];
     assert_eq!((s.block_number, s.block_hash.clone()), (Some(moved_to), Some(new_hash)));
     assert!(s.confirmations >= BASE_CONFIRMATIONS);
+    assert_eq!(s.detected_at, first_seen, "detected when first seen, not when re-recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

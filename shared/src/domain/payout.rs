@@ -209,9 +209,13 @@ pub struct PayoutIntent {
     /// Chain-watcher bookkeeping (absent until the tx is seen in a block).
     #[serde(default)]
     pub observation: Option<ChainObservation>,
-    /// Chain-watcher bookkeeping: when to look at this intent again (backoff after RPC trouble).
+    /// Chain-watcher bookkeeping: when to look at this intent again (backoff for a tx not seen).
     #[serde(default, with = "time::rfc3339::option")]
     pub next_check_at: Option<Timestamp>,
+    /// Chain-watcher bookkeeping: when the tx was first seen in a block (kept across reorgs;
+    /// the settlement's `detected_at`).
+    #[serde(default, with = "time::rfc3339::option")]
+    pub first_seen_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -284,6 +288,7 @@ impl PayoutIntent {
             updated_at: now,
             observation: None,
             next_check_at: None,
+            first_seen_at: None,
         }
     }
 
@@ -340,6 +345,7 @@ impl PayoutIntent {
     /// The chain-watcher saw the tx in a block.
     pub fn start_verifying(&mut self, observation: ChainObservation, now: Timestamp) -> Result<EventType, TransitionError> {
         let event = self.enter(PayoutStatus::Verifying, now)?;
+        self.first_seen_at = self.first_seen_at.or(Some(observation.seen_at));
         self.observation = Some(observation);
         Ok(event)
     }
@@ -347,6 +353,7 @@ impl PayoutIntent {
     /// The tx moved to another block (or was first seen while already verifying): re-recorded,
     /// no status change.
     pub fn re_observe(&mut self, observation: ChainObservation, now: Timestamp) {
+        self.first_seen_at = self.first_seen_at.or(Some(observation.seen_at));
         self.observation = Some(observation);
         self.updated_at = now;
     }

@@ -416,7 +416,7 @@ impl Watcher {
             block_hash: receipt.map(|r| r.block_hash.clone()),
             confirmations,
             confirmed_at: Some(now),
-            detected_at: intent.observation.as_ref().map(|o| o.seen_at).unwrap_or(now),
+            detected_at: intent.first_seen_at.or(intent.observation.as_ref().map(|o| o.seen_at)).unwrap_or(now),
             created_at: now,
         }
     }
