@@ -125,3 +125,37 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
     let (status, _) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &sandbox, None).await;
     assert_eq!(status, 200);
 }
+
+/// `payouts-admin` on DynamoDB (the emulator the test command starts), configured the way an
+/// operator would: `PAYOUTS_STORE=dynamodb`, the table name and the standard AWS variables.
+#[tokio::test]
+async fn admin_works_on_dynamodb() {
+    let endpoint = std::env::var("PAYOUTS_TEST_AWS_ENDPOINT").expect("PAYOUTS_TEST_AWS_ENDPOINT: run infra/test.sh");
+    let (_, _, table) = payouts_tests::aws::fresh_table().await;
+    let admin = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_payouts-admin"))
+            .env("PAYOUTS_STORE", "dynamodb")
+            .env("PAYOUTS_TABLE_NAME", &table)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .args(args)
+            .output()
+            .unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).trim().to_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (ok, org, err) = admin(&["create-org", "--name", "Acme", "--plan", "scale"]);
+    assert!(ok && org.starts_with("org_"), "{err}");
+    let (ok, key, err) = admin(&["create-key", "--org", &org, "--environment", "sandbox"]);
+    assert!(ok && key.starts_with("sk_test_"), "{err}");
+    let (ok, listed, _) = admin(&["list-keys", "--org", &org]);
+    assert!(ok && listed.contains("sandbox") && !listed.contains(&key[8..]));
+    let key_id = listed.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let (ok, revoked, err) = admin(&["revoke-key", &key_id]);
+    assert!(ok && revoked.starts_with("revoked"), "{err}");
+    let (ok, listed, _) = admin(&["list-keys", "--org", &org]);
+    assert!(ok && !listed.lines().nth(1).unwrap().trim_end().ends_with('-'), "revocation time listed: {listed}");
+    let (ok, _, err) = admin(&["set-tolerance", "--org", &org, "--amount", "5000000"]);
+    assert!(!ok && err.contains("tolerance"), "absurd tolerances are refused");
+}
