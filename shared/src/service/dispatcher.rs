@@ -60,6 +60,7 @@ impl Dispatcher {
     pub async fn dispatch_event(&self, event: &Event) -> Result<DispatchReport, StoreError> {
         let mut report = DispatchReport::default();
         let now = self.app.now();
+        let mut created = Vec::new();
         for endpoint in self.endpoints_for(event).await? {
             let delivery = Delivery {
                 id: DeliveryId::generate(),
@@ -76,12 +77,19 @@ impl Dispatcher {
             };
             let op = WriteOp::Put { item: records::delivery_item(&delivery, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) };
             match self.app.store.write(vec![op]).await {
-                Ok(()) => report.deliveries_created += 1,
+                Ok(()) => {
+                    report.deliveries_created += 1;
+                    created.push(endpoint.id);
+                }
                 // A duplicate publish of the same event: that delivery exists and runs its course.
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(error) => return Err(error),
             }
-            self.run_attempt(&endpoint.id, &event.id, false, &mut report).await?;
+        }
+        // Every delivery exists (and is due) before the first attempt: if this run is cut short,
+        // the retry path and the due sweep still find all of them.
+        for webhook_id in created {
+            self.run_attempt(&webhook_id, &event.id, false, &mut report).await?;
         }
         Ok(report)
     }
