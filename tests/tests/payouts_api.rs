@@ -138,6 +138,10 @@ async fn bad_bodies_get_documented_errors_and_write_nothing(h: Harness) {
 
     let list = h.call(Method::GET, "/v1/payouts", Some(&h.tenant.live), None).await;
     assert_eq!(list.json["data"], json!([]), "a refused request writes nothing");
+    // No USDT contract is known for arbitrum's testnet (none is configured by default): such an
+    // intent could never be verified, so it is refused in sandbox.
+    let no_contract = h.call(Method::POST, "/v1/payouts", Some(&h.tenant.sandbox), Some(&evm(EVM_RECIPIENT, "arbitrum", "USDT"))).await;
+    assert_eq!((no_contract.status, no_contract.error().1.as_str(), no_contract.error().2.as_deref()), (400, "unsupported_chain_token", Some("token")));
     // Single-case EVM addresses are accepted and stored checksummed.
     let lower = h.call(Method::POST, "/v1/payouts", Some(&h.tenant.live), Some(&evm(&EVM_RECIPIENT.to_lowercase(), "arbitrum", "USDT"))).await;
     assert_eq!(lower.status, 201, "{}", lower.json);

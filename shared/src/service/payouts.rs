@@ -113,6 +113,13 @@ pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) 
         };
         return Err(ApiError::unsupported_pair("token", format!("{token} on {chain} is not supported: {hint}.")));
     }
+    // A pair without a configured token contract could never be verified: refuse it up front.
+    if app.chains.token_contract(principal.environment, chain, token).is_none() {
+        return Err(ApiError::unsupported_pair(
+            "token",
+            format!("{token} on {chain} is not available in {}: no token contract is configured for it.", principal.environment),
+        ));
+    }
     let amount_raw = body.required_raw("amount")?;
     let amount = Amount::parse_json_number(amount_raw.get()).map_err(|error| {
         let message = match error {
