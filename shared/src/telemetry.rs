@@ -8,7 +8,9 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false)
+        // Every line logged while serving a request carries its span's request id.
+        .with_current_span(true)
+        .with_span_list(false)
         .with_target(false)
         .try_init();
 }

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Bodies above this are refused before parsing (413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -69,6 +70,11 @@ pub fn new_request_id() -> String {
 /// Serves one request: routing, the handler, the error mapping and one access-log line.
 /// `only` restricts a per-route Lambda to its own route (anything else is a 404).
 pub async fn serve(app: &crate::service::App, request: ApiRequest, only: Option<routes::Route>) -> ApiResponse {
+    let span = tracing::info_span!("request", request_id = %request.request_id);
+    serve_in_span(app, request, only).instrument(span).await
+}
+
+async fn serve_in_span(app: &crate::service::App, request: ApiRequest, only: Option<routes::Route>) -> ApiResponse {
     let started = Instant::now();
     let matched = routes::match_route(&request.method, &request.path);
     let route_name = matched.as_ref().map(|m| m.route.name()).unwrap_or("unmatched");
