@@ -62,6 +62,7 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         Route::ExecutePayout => Arc::new(SqsTxQueue::new(aws_sdk_sqs::Client::new(&config), required(&vars, "PAYOUTS_TX_QUEUE_URL")?)),
         Route::CreatePayout
         | Route::ListPayouts
+        | Route::ListSettlements
         | Route::GetPayout
         | Route::UpdatePayout
         | Route::CreateWebhook

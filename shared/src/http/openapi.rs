@@ -69,6 +69,16 @@ fn create_payout() {}
 #[allow(dead_code)]
 fn list_payouts() {}
 
+#[utoipa::path(get, path = "/v1/payouts/settlements", tag = "Payouts", operation_id = "listSettlements",
+    params(
+        ("payout_intent_id" = Option<String>, Query),
+        ("chain" = Option<crate::domain::chain::Chain>, Query),
+        ("cursor" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = crate::service::settlements::SettlementList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_settlements() {}
+
 #[utoipa::path(get, path = "/v1/payouts/{id}", tag = "Payouts", operation_id = "getPayoutIntent",
     params(("id" = String, Path)),
     responses((status = 200, body = PayoutView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -169,7 +179,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
+    paths(create_payout, list_payouts, list_settlements, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth)
 )]

@@ -13,6 +13,7 @@ use http::{Method, StatusCode};
 pub enum Route {
     CreatePayout,
     ListPayouts,
+    ListSettlements,
     GetPayout,
     UpdatePayout,
     ExecutePayout,
@@ -28,9 +29,11 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 14] = [
+    /// Matched in this order: `/v1/payouts/settlements` before `/v1/payouts/{id}`.
+    pub const ALL: [Route; 15] = [
         Route::CreatePayout,
         Route::ListPayouts,
+        Route::ListSettlements,
         Route::GetPayout,
         Route::UpdatePayout,
         Route::ExecutePayout,
@@ -50,6 +53,7 @@ impl Route {
         match self {
             Route::CreatePayout => (Method::POST, "/v1/payouts"),
             Route::ListPayouts => (Method::GET, "/v1/payouts"),
+            Route::ListSettlements => (Method::GET, "/v1/payouts/settlements"),
             Route::GetPayout => (Method::GET, "/v1/payouts/{id}"),
             Route::UpdatePayout => (Method::PATCH, "/v1/payouts/{id}"),
             Route::ExecutePayout => (Method::POST, "/v1/payouts/{id}/execute"),
@@ -70,6 +74,7 @@ impl Route {
         match self {
             Route::CreatePayout => "create_payout",
             Route::ListPayouts => "list_payouts",
+            Route::ListSettlements => "list_settlements",
             Route::GetPayout => "get_payout",
             Route::UpdatePayout => "update_payout",
             Route::ExecutePayout => "execute_payout",
@@ -169,6 +174,7 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
         Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
+        Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query).await?,
         Route::GetPayout => payouts::get(app, &secret(request)?, matched.id()).await?,
         Route::UpdatePayout => payouts::update(app, &secret(request)?, matched.id(), body(request)?).await?,
         Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key, matched.id(), body(request)?).await?,

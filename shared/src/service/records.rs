@@ -7,6 +7,7 @@
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `ORG#{org}#KEYS` / `{created}#{key}` | `KEYID#{key}` / `KEY` | — |
 //! | payout intent | `PO#{po}` | `PO` | `{org}#{env}#PO` / `{created}#{po}` | `{org}#{env}#PO#{status}` / `{created}#{po}` | `WATCH#{env}#{chain}` / `{next_check}#{po}` while executed/verifying |
 //! | tx-hash claim | `TX#{env}#{chain}#{hash}` | `TX` | — | — | — |
+//! | settlement | `STL#{chain}#{tx}#{log_index}` | `STL` | `{org}#{env}#STL` / `{created}#{stl}` | `{org}#{env}#STL#{po}` / `{created}#{stl}` | `{org}#{env}#STL#CHAIN#{chain}` / `{created}#{stl}` |
 //! | event | `EVT#{evt}` | `EVT` | `{org}#{env}#EVT` / `{created}#{evt}` | `{org}#{env}#EVT#{type}` / `{created}#{evt}` | `OUTBOX` / `{created}#{evt}` until published |
 //! | idempotency record | `IDEM#{org}#{env}#{sha256(key)}` | `IDEM` | — | — | — (expires after 24 h) |
 //!
@@ -172,7 +173,8 @@ pub fn idempotency_item(key: ItemKey, record: &IdempotencyRecord, expires_at: i6
 }
 
 // Settlements: `STL#{chain}#{tx}#{log_index}` — the transfer's identity is the key, so the same
-// transfer can never be recorded twice. gsi1 lists an org's settlements, gsi2 those of one intent.
+// transfer can never be recorded twice. gsi1 lists an org's settlements, gsi2 those of one
+// intent, gsi3 those of one chain.
 
 pub fn settlement_key(chain: Chain, tx_hash: &TxHash, log_index: u64) -> ItemKey {
     ItemKey::new(format!("STL#{chain}#{tx_hash}#{log_index}"), "STL")
@@ -186,6 +188,10 @@ pub fn settlements_of_payout(org: &OrgId, environment: Environment, payout: &Pay
     format!("{org}#{environment}#STL#{payout}")
 }
 
+pub fn settlements_of_chain(org: &OrgId, environment: Environment, chain: Chain) -> String {
+    format!("{org}#{environment}#STL#CHAIN#{chain}")
+}
+
 /// Filter attribute holding a settlement's chain.
 pub const ATTR_CHAIN: &str = "chain";
 
@@ -196,6 +202,7 @@ pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, versi
     if let Some(payout) = &settlement.payout_intent_id {
         item.indexes[1] = index(settlements_of_payout(&settlement.org_id, settlement.environment, payout), created);
     }
+    item.indexes[2] = index(settlements_of_chain(&settlement.org_id, settlement.environment, settlement.chain), format!("{}#{}", sort_key(&settlement.created_at), settlement.id));
     item.attrs.insert(ATTR_CHAIN.into(), settlement.chain.as_str().into());
     Ok(item)
 }
