@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: the AWS emulator (moto, in .venv-moto), the
-# template checks (cfn-lint + sam validate, in .venv-sam), anvil/cast (npm, in infra/devnet),
+# template checks (cfn-lint + sam validate, in .venv-sam), an OpenAPI validator (.venv-openapi),
+# anvil/cast (npm, in infra/devnet),
 # then every Rust test of the workspace. Everything listens on 127.0.0.1 and is stopped at exit.
 #
 # Usage: infra/test.sh [extra cargo test args...]
@@ -26,6 +27,13 @@ export PAYOUTS_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 
 step "template.yaml (cfn-lint, sam validate)"
 infra/test-env/check-template.sh
+
+step "OpenAPI validator (the served document is checked by a test)"
+if [[ ! -x .venv-openapi/bin/python ]] || ! .venv-openapi/bin/python -c 'import openapi_spec_validator' 2>/dev/null; then
+  python3 -m venv .venv-openapi
+  .venv-openapi/bin/pip install --quiet --disable-pip-version-check 'openapi-spec-validator==0.9.0' >&2
+fi
+export PAYOUTS_TEST_OPENAPI_PYTHON="$PWD/.venv-openapi/bin/python"
 
 step "cargo test"
 cargo test --workspace --locked "$@"
