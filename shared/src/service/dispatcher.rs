@@ -260,7 +260,15 @@ impl Dispatcher {
 
     async fn save(&self, delivery: &Delivery, version: u64) -> Result<(), StoreError> {
         let op = WriteOp::Put { item: records::delivery_item(delivery, version + 1)?, condition: Some(Condition::Version(version)) };
-        self.app.store.write(vec![op]).await
+        match self.app.store.write(vec![op]).await {
+            // Only a manual replay can take a claimed delivery over; its own record stands, and
+            // this attempt (already sent) goes unrecorded rather than failing the whole run.
+            Err(error) if error.lost_race() => {
+                tracing::warn!(delivery_id = %delivery.id, "delivery changed during the attempt; its newer record stands");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     async fn disable(&self, mut endpoint: WebhookEndpoint, version: u64, reason: &str, _now: Timestamp) -> Result<(), StoreError> {
