@@ -35,5 +35,8 @@ if [[ ! -x .venv-openapi/bin/python ]] || ! .venv-openapi/bin/python -c 'import 
 fi
 export PAYOUTS_TEST_OPENAPI_PYTHON="$PWD/.venv-openapi/bin/python"
 
+step "cargo fmt --check"
+cargo fmt --all --check
+
 step "cargo test"
 cargo test --workspace --locked "$@"

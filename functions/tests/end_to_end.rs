@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use payouts_tests::anvil::{hex_address, Anvil};
+use payouts_tests::anvil::{Anvil, hex_address};
 use payouts_tests::receiver::Receiver;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

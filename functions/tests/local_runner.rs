@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -60,7 +60,8 @@ fn key_from(printed: &[String], label: &str) -> Option<String> {
 }
 
 fn admin(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_payouts-admin")).env("PAYOUTS_DATA_DIR", data_dir).env("PAYOUTS_STORE", "embedded").args(args).output().unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_payouts-admin")).env("PAYOUTS_DATA_DIR", data_dir).env("PAYOUTS_STORE", "embedded").args(args).output().unwrap();
     (output.status.success(), String::from_utf8_lossy(&output.stdout).trim().to_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 

@@ -116,7 +116,15 @@ async fn run(raw: Vec<String>) -> Result<String, String> {
             let mut lines = vec![format!("{:<28} {:<8} {:<18} {:<11} {:<21} {}", "KEY_ID", "ENV", "HINT", "PLAN", "CREATED", "REVOKED")];
             for (key, _) in keys {
                 let revoked = key.revoked_at.as_ref().map(to_rfc3339).unwrap_or_else(|| "-".into());
-                lines.push(format!("{:<28} {:<8} {:<18} {:<11} {:<21} {}", key.id, key.environment, key.hint, key.plan, to_rfc3339(&crate::domain::time::whole_seconds(key.created_at)), revoked));
+                lines.push(format!(
+                    "{:<28} {:<8} {:<18} {:<11} {:<21} {}",
+                    key.id,
+                    key.environment,
+                    key.hint,
+                    key.plan,
+                    to_rfc3339(&crate::domain::time::whole_seconds(key.created_at)),
+                    revoked
+                ));
             }
             Ok(lines.join("\n"))
         }

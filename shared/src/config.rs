@@ -2,7 +2,7 @@
 //! with a message naming the variable.
 
 use crate::domain::address::ChainAddress;
-use crate::domain::chain::{default_rpc_url, default_token_contract, Chain, Environment, Token};
+use crate::domain::chain::{Chain, Environment, Token, default_rpc_url, default_token_contract};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -84,7 +84,10 @@ impl ChainRegistry {
                     None | Some("confirmations") => FinalityPolicy::Confirmations,
                     Some("finalized") => FinalityPolicy::Finalized,
                     Some(other) => {
-                        return Err(ConfigError { variable: format!("{prefix}_FINALITY"), problem: format!("{other:?} is not one of confirmations, finalized") });
+                        return Err(ConfigError {
+                            variable: format!("{prefix}_FINALITY"),
+                            problem: format!("{other:?} is not one of confirmations, finalized"),
+                        });
                     }
                 };
                 let mut rpc_headers = Vec::new();
@@ -167,7 +170,10 @@ mod tests {
         vars.insert("PAYOUTS_SANDBOX_ARBITRUM_USDC_CONTRACT".to_owned(), "0x5FbDB2315678afecb367f032d93F642f64180aa3".to_owned());
         vars.insert("PAYOUTS_SANDBOX_ARBITRUM_CONFIRMATIONS".to_owned(), "3".to_owned());
         let registry = ChainRegistry::from_vars(&vars).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(registry.token_contract(Environment::Sandbox, Chain::Arbitrum, Token::Usdc).map(|a| a.as_str()), Some("0x5FbDB2315678afecb367f032d93F642f64180aa3"));
+        assert_eq!(
+            registry.token_contract(Environment::Sandbox, Chain::Arbitrum, Token::Usdc).map(|a| a.as_str()),
+            Some("0x5FbDB2315678afecb367f032d93F642f64180aa3")
+        );
         assert_eq!(registry.get(Environment::Sandbox, Chain::Arbitrum).map(|s| s.confirmations), Some(3));
         vars.insert("PAYOUTS_LIVE_BASE_CONFIRMATIONS".to_owned(), "many".to_owned());
         let error = ChainRegistry::from_vars(&vars).err().map(|e| e.variable);

@@ -65,9 +65,7 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            error: ErrorDetail { error_type: self.error_type, code: self.code.to_owned(), message: self.message.clone(), param: self.param.clone() },
-        }
+        ErrorBody { error: ErrorDetail { error_type: self.error_type, code: self.code.to_owned(), message: self.message.clone(), param: self.param.clone() } }
     }
 
     // 400 invalid_request
@@ -104,7 +102,8 @@ impl ApiError {
         error
     }
     pub fn unsupported_media_type() -> ApiError {
-        let mut error = ApiError::new(ErrorType::InvalidRequest, "unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).", None);
+        let mut error =
+            ApiError::new(ErrorType::InvalidRequest, "unsupported_media_type", "Request bodies must be JSON (Content-Type: application/json).", None);
         error.status_override = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
         error
     }
@@ -122,7 +121,12 @@ impl ApiError {
         ApiError::new(ErrorType::AuthenticationError, "api_key_invalid", "The API key provided is invalid.", None)
     }
     pub fn plan_upgrade_required(feature: &str, minimum: &str) -> ApiError {
-        ApiError::new(ErrorType::PermissionError, "plan_upgrade_required", format!("{feature} in live mode need the {minimum} plan or above. Sandbox works on every plan."), None)
+        ApiError::new(
+            ErrorType::PermissionError,
+            "plan_upgrade_required",
+            format!("{feature} in live mode need the {minimum} plan or above. Sandbox works on every plan."),
+            None,
+        )
     }
 
     // 404
@@ -138,7 +142,12 @@ impl ApiError {
         ApiError::new(ErrorType::Conflict, "invalid_status_transition", format!("The payout intent is {current}; it cannot become {wanted}."), Some("status"))
     }
     pub fn not_editable(current: &str) -> ApiError {
-        ApiError::new(ErrorType::Conflict, "invalid_status_transition", format!("The payout intent is {current}; description and due_date can only change in draft."), None)
+        ApiError::new(
+            ErrorType::Conflict,
+            "invalid_status_transition",
+            format!("The payout intent is {current}; description and due_date can only change in draft."),
+            None,
+        )
     }
     pub fn tx_hash_already_used() -> ApiError {
         ApiError::new(ErrorType::Conflict, "tx_hash_already_used", "This transaction hash is already attached to another payout intent.", Some("tx_hash"))
@@ -150,7 +159,12 @@ impl ApiError {
         ApiError::new(ErrorType::IdempotencyConflict, "idempotency_key_reused", "This idempotency key was already used with different parameters.", None)
     }
     pub fn idempotency_in_progress() -> ApiError {
-        ApiError::new(ErrorType::IdempotencyConflict, "idempotency_request_in_progress", "A request with this idempotency key is still being processed; retry shortly.", None)
+        ApiError::new(
+            ErrorType::IdempotencyConflict,
+            "idempotency_request_in_progress",
+            "A request with this idempotency key is still being processed; retry shortly.",
+            None,
+        )
     }
 
     // 500

@@ -5,14 +5,14 @@
 //! running in-process, and webhooks dispatched in-process with the same code and schedule. Variables: `PAYOUTS_PORT` (8080), `PAYOUTS_DATA_DIR` (./.payouts), and
 //! every `PAYOUTS_…` variable the Lambdas read.
 
-use crate::config::{parse_var, ProcessEnv};
-use crate::service::admin::bootstrap_dev_org;
 use crate::adapters::memory_bus::InProcessBus;
+use crate::config::{ProcessEnv, parse_var};
+use crate::service::admin::bootstrap_dev_org;
 use crate::service::watcher::Watcher;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use std::process::ExitCode;
 
 pub async fn main() -> ExitCode {
     crate::telemetry::init();

@@ -3,27 +3,27 @@
 
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
-use crate::adapters::memory_queue::InProcessQueue;
 use crate::adapters::eventbridge::EventBridgeBus;
+use crate::adapters::memory_queue::InProcessQueue;
 use crate::adapters::rpc_chain::{RpcChainReader, RpcOptions};
 use crate::adapters::sqs::SqsTxQueue;
+use crate::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
+use crate::config::{ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars, parse_var, required};
 use crate::domain::chain::{Chain, Environment};
+use crate::domain::webhook::RetrySchedule;
+use crate::http::routes::Route;
 use crate::ports::bus::EventBus;
 use crate::ports::chain::ChainReader;
-use crate::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
-use crate::domain::webhook::RetrySchedule;
-use crate::ports::webhook::WebhookSender;
-use crate::service::dispatcher::Dispatcher;
-use crate::service::watcher::{Watcher, WatcherConfig};
-use std::collections::HashMap;
-use std::time::Duration;
-use crate::config::{parse_var, required, ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars};
-use crate::http::routes::Route;
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
+use crate::ports::webhook::WebhookSender;
 use crate::ports::{Store, SystemClock};
 use crate::service::App;
+use crate::service::dispatcher::Dispatcher;
+use crate::service::watcher::{Watcher, WatcherConfig};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
@@ -100,7 +100,8 @@ pub async fn admin_app(vars: &dyn Vars) -> Result<App, ConfigError> {
 pub async fn local_app(vars: &dyn Vars) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<TxMessage>), ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
     let (queue, receiver) = InProcessQueue::new();
-    let app = App { store: open_store(&choice).await?, tx_queue: Arc::new(queue), clock: Arc::new(SystemClock), chains: Arc::new(ChainRegistry::from_vars(vars)?) };
+    let app =
+        App { store: open_store(&choice).await?, tx_queue: Arc::new(queue), clock: Arc::new(SystemClock), chains: Arc::new(ChainRegistry::from_vars(vars)?) };
     Ok((app, receiver))
 }
 
@@ -178,9 +179,14 @@ pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let watcher = &watcher;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
-        crate::jobs::watcher::handle_schedule(watcher, event.payload).await.map(|report| serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
+            crate::jobs::watcher::handle_schedule(watcher, event.payload)
+                .await
+                .map(|report| serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published }))
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        },
+    ))
     .await
 }
 
@@ -237,9 +243,14 @@ async fn dispatcher_or_exit() -> Result<Dispatcher, lambda_runtime::Error> {
 pub async fn run_webhook_dispatcher() -> Result<(), lambda_runtime::Error> {
     let dispatcher = dispatcher_or_exit().await?;
     let dispatcher = &dispatcher;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<crate::domain::event::Event>>| async move {
-        crate::jobs::webhooks::handle_bus_event(dispatcher, event.payload).await.map(|r| serde_json::json!({ "deliveries": r.deliveries_created, "succeeded": r.succeeded })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<crate::domain::event::Event>>| async move {
+            crate::jobs::webhooks::handle_bus_event(dispatcher, event.payload)
+                .await
+                .map(|r| serde_json::json!({ "deliveries": r.deliveries_created, "succeeded": r.succeeded }))
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        },
+    ))
     .await
 }
 
@@ -257,9 +268,14 @@ pub async fn run_webhook_retries() -> Result<(), lambda_runtime::Error> {
 pub async fn run_webhook_due_sweep() -> Result<(), lambda_runtime::Error> {
     let dispatcher = dispatcher_or_exit().await?;
     let dispatcher = &dispatcher;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
-        crate::jobs::webhooks::handle_due_sweep(dispatcher, event.payload).await.map(|r| serde_json::json!({ "attempts": r.attempts })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
+            crate::jobs::webhooks::handle_due_sweep(dispatcher, event.payload)
+                .await
+                .map(|r| serde_json::json!({ "attempts": r.attempts }))
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        },
+    ))
     .await
 }
 
@@ -276,7 +292,10 @@ pub async fn run_event_relay() -> Result<(), lambda_runtime::Error> {
     let watcher = &watcher;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
         let records = event.payload.get("Records").and_then(serde_json::Value::as_array).map(Vec::len).unwrap_or(0);
-        crate::jobs::watcher::handle_stream(watcher, records).await.map(|published| serde_json::json!({ "published": published })).map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        crate::jobs::watcher::handle_stream(watcher, records)
+            .await
+            .map(|published| serde_json::json!({ "published": published }))
+            .map_err(|e| lambda_runtime::Error::from(e.to_string()))
     }))
     .await
 }

@@ -6,12 +6,12 @@
 //! so no signing code is needed; calldata is ABI-encoded by hand (the few shapes the test
 //! token needs).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// `mint(address,uint256)`.
@@ -66,7 +66,12 @@ pub fn anvil_binary() -> PathBuf {
                 return binary;
             }
             let lock_path = std::env::temp_dir().join("payouts-devnet-npm-ci.lock");
-            let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
             lock.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
             // Another process may have installed while this one waited for the lock.
             if find_anvil(&devnet).is_none() {

@@ -8,8 +8,8 @@
 
 pub mod anvil;
 pub mod aws;
-pub mod watch;
 pub mod receiver;
+pub mod watch;
 
 use async_trait::async_trait;
 use chrono::{Duration, SubsecRound, Utc};
@@ -20,10 +20,10 @@ use payouts::domain::chain::Environment;
 use payouts::domain::ids::OrgId;
 use payouts::domain::org::Plan;
 use payouts::domain::time::Timestamp;
-use payouts::http::{serve, ApiRequest};
+use payouts::http::{ApiRequest, serve};
 use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
 use payouts::ports::{Clock, Store};
-use payouts::service::{admin, App};
+use payouts::service::{App, admin};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -104,11 +104,7 @@ impl Response {
     /// `(type, code, param)` of an error body.
     pub fn error(&self) -> (String, String, Option<String>) {
         let error = &self.json["error"];
-        (
-            error["type"].as_str().unwrap_or("?").to_owned(),
-            error["code"].as_str().unwrap_or("?").to_owned(),
-            error["param"].as_str().map(str::to_owned),
-        )
+        (error["type"].as_str().unwrap_or("?").to_owned(), error["code"].as_str().unwrap_or("?").to_owned(), error["param"].as_str().map(str::to_owned))
     }
     pub fn id(&self) -> String {
         self.json["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.json)).to_owned()
@@ -127,7 +123,13 @@ impl Harness {
     pub async fn on_store_with_queue(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>, queue: Arc<RecordingQueue>) -> Harness {
         let clock = Arc::new(ManualClock::new());
         let app = App { store, tx_queue: queue.clone(), clock: clock.clone(), chains: Arc::new(chains()) };
-        let mut harness = Harness { app, clock, queue, tenant: Tenant { org: OrgId::generate(), live: String::new(), sandbox: String::new(), live_key_id: String::new() }, _dir: dir };
+        let mut harness = Harness {
+            app,
+            clock,
+            queue,
+            tenant: Tenant { org: OrgId::generate(), live: String::new(), sandbox: String::new(), live_key_id: String::new() },
+            _dir: dir,
+        };
         harness.tenant = harness.tenant(Plan::Enterprise).await;
         harness
     }
@@ -179,8 +181,17 @@ impl Harness {
             request_id: payouts::http::new_request_id(),
         };
         let response = serve(&self.app, request, None).await;
-        let json = if response.body.is_empty() { Value::Null } else { serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("non-JSON body ({e}): {:?}", response.body)) };
-        Response { status: response.status.as_u16(), json, raw: String::from_utf8_lossy(&response.body).into_owned(), headers: response.headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect() }
+        let json = if response.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("non-JSON body ({e}): {:?}", response.body))
+        };
+        Response {
+            status: response.status.as_u16(),
+            json,
+            raw: String::from_utf8_lossy(&response.body).into_owned(),
+            headers: response.headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
+        }
     }
 
     /// Creates a draft with the given JSON body (as the live key of the default tenant).

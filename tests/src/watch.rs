@@ -7,7 +7,7 @@
 //! Helpers read back what a user (or the reconciliation) would look at: the intent through the
 //! API, the settlements and events from the store, what the bus received.
 
-use crate::anvil::{hex_address, Anvil};
+use crate::anvil::{Anvil, hex_address};
 use crate::{Harness, Response};
 use async_trait::async_trait;
 use http::Method;
@@ -18,12 +18,12 @@ use payouts::domain::chain::{Chain, Environment};
 use payouts::domain::event::Event;
 use payouts::domain::ids::{EventId, PayoutId};
 use payouts::domain::payout::PayoutIntent;
-use payouts::domain::settlement::{display_account, Settlement};
+use payouts::domain::settlement::{Settlement, display_account};
 use payouts::ports::bus::{BusError, EventBus};
 use payouts::ports::store::{IndexName, IndexQuery};
 use payouts::service::records;
 use payouts::service::watcher::{WatchReport, Watcher};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

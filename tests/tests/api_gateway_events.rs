@@ -6,7 +6,7 @@
 use payouts::http::lambda::{to_api_request, to_lambda_response};
 use payouts::http::routes::Route;
 use payouts::http::serve;
-use payouts_tests::{guide_body, Harness};
+use payouts_tests::{Harness, guide_body};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lambda").join(name)).unwrap()

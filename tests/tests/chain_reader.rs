@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use payouts::adapters::rpc_chain::{transfer_topic, RpcChainReader, RpcOptions};
+use payouts::adapters::rpc_chain::{RpcChainReader, RpcOptions, transfer_topic};
 use payouts::config::ChainSettings;
-use payouts::domain::address::{tron_address_from_account, ChainAddress, TxHash};
+use payouts::domain::address::{ChainAddress, TxHash, tron_address_from_account};
 use payouts::domain::chain::{Chain, Environment};
 use payouts::ports::chain::{ChainError, ChainReader, ChainSnapshot, TransferLog};
-use payouts_tests::anvil::{from_hex, Anvil};
-use payouts_tests::{chains, TRON_RECIPIENT};
-use serde_json::{json, Value};
+use payouts_tests::anvil::{Anvil, from_hex};
+use payouts_tests::{TRON_RECIPIENT, chains};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -602,7 +602,13 @@ async fn tron_snapshot_reads_recorded_answers() {
     let sender: [u8; 20] = from_hex(TRON_SENDER).try_into().unwrap();
     assert_eq!(
         transfer.transfers,
-        vec![TransferLog { log_index: 0, token_contract: account("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"), from: sender, to: account(TRON_RECIPIENT), amount: Some(500_000_000) }]
+        vec![TransferLog {
+            log_index: 0,
+            token_contract: account("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"),
+            from: sender,
+            to: account(TRON_RECIPIENT),
+            amount: Some(500_000_000)
+        }]
     );
     assert_eq!(tron_address_from_account(transfer.transfers[0].to), TRON_RECIPIENT);
     assert_eq!(tron_address_from_account(transfer.transfers[0].token_contract), "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t");
@@ -620,7 +626,13 @@ async fn tron_snapshot_reads_recorded_answers() {
     let params: Vec<Value> = calls.as_array().unwrap().iter().map(|c| c["params"].clone()).collect();
     assert_eq!(
         params,
-        vec![json!([format!("0x{TRON_TRANSFER_TX}")]), json!([format!("0x{unknown}")]), json!([format!("0x{TRON_OUT_OF_ENERGY_TX}")]), json!([]), json!(["finalized", false])]
+        vec![
+            json!([format!("0x{TRON_TRANSFER_TX}")]),
+            json!([format!("0x{unknown}")]),
+            json!([format!("0x{TRON_OUT_OF_ENERGY_TX}")]),
+            json!([]),
+            json!(["finalized", false])
+        ]
     );
     assert!(!calls.to_string().contains("\"safe\""));
 }
@@ -637,7 +649,8 @@ async fn tron_bare_and_upper_case_hashes_in_answers_are_normalized() {
 
 #[tokio::test]
 async fn tron_refuses_batches_over_100() {
-    let error = RpcChainReader::new(&settings(Chain::Tron, "http://127.0.0.1:9/jsonrpc", &[]), RpcOptions { max_batch: 101, ..RpcOptions::default() }).unwrap_err();
+    let error =
+        RpcChainReader::new(&settings(Chain::Tron, "http://127.0.0.1:9/jsonrpc", &[]), RpcOptions { max_batch: 101, ..RpcOptions::default() }).unwrap_err();
     assert!(error.0.contains("100"), "{error}");
     assert!(RpcChainReader::new(&settings(Chain::Base, "http://127.0.0.1:9", &[]), RpcOptions { max_batch: 101, ..RpcOptions::default() }).is_ok());
 }
@@ -669,14 +682,17 @@ async fn http_500_is_an_error_after_the_retries() {
     assert!(error.0.contains("500"), "{error}");
     assert_eq!(server.requests().len(), 3, "1 attempt + 2 retries");
     // The same with a JSON-RPC error body (alloy hands it over as the batch's answer).
-    let server = FakeServer::start(|_, _| Reply::Http(500, Vec::new(), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}"#.to_owned()));
+    let server =
+        FakeServer::start(|_, _| Reply::Http(500, Vec::new(), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}"#.to_owned()));
     must_fail(&server, fast(0)).await;
     assert_eq!(server.requests().len(), 1, "no retry asked for");
 }
 
 #[tokio::test]
 async fn http_429_is_an_error_and_a_long_retry_after_is_not_waited_for() {
-    let server = FakeServer::start(|_, _| Reply::Http(429, Vec::new(), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limit exceeded"}}"#.to_owned()));
+    let server = FakeServer::start(|_, _| {
+        Reply::Http(429, Vec::new(), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limit exceeded"}}"#.to_owned())
+    });
     must_fail(&server, fast(1)).await;
     assert_eq!(server.requests().len(), 2);
 
@@ -716,7 +732,9 @@ async fn a_connection_closed_mid_request_is_an_error() {
     let server = FakeServer::start(|_, _| Reply::Close);
     must_fail(&server, fast(1)).await;
     // Closed in the middle of the answer (fewer bytes than its content-length).
-    let server = FakeServer::start(|_, _| Reply::Raw(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n[{\"jsonrpc\":\"2.0\",\"id\":0,\"res".to_vec()));
+    let server = FakeServer::start(|_, _| {
+        Reply::Raw(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n[{\"jsonrpc\":\"2.0\",\"id\":0,\"res".to_vec())
+    });
     must_fail(&server, fast(1)).await;
     // Closed in the middle of the status line.
     let server = FakeServer::start(|_, _| Reply::Raw(b"HTTP/1.1 2".to_vec()));
@@ -749,30 +767,54 @@ async fn malformed_answers_are_errors() {
         (
             "a JSON-RPC error entry for one receipt",
             Reply::Hang,
-            Some(Box::new(|call, answer| Some(if call["params"][0].as_str().is_some_and(|h| h.ends_with("eeee")) { json!({ "error": { "code": -32000, "message": "header not found" } }) } else { answer }))),
+            Some(Box::new(|call, answer| {
+                Some(if call["params"][0].as_str().is_some_and(|h| h.ends_with("eeee")) {
+                    json!({ "error": { "code": -32000, "message": "header not found" } })
+                } else {
+                    answer
+                })
+            })),
         ),
         ("a missing batch entry", Reply::Hang, Some(Box::new(|call, answer| if call["method"] == "eth_blockNumber" { None } else { Some(answer) }))),
-        ("a block without number", Reply::Hang, Some(Box::new(|call, mut answer| {
-            if call["method"] == "eth_getBlockByNumber" {
-                answer["result"].as_object_mut().unwrap().remove("number");
-            }
-            Some(answer)
-        }))),
-        ("a receipt without blockHash", Reply::Hang, Some(Box::new(|_, mut answer| {
-            if let Some(receipt) = answer["result"].as_object_mut().filter(|r| r.contains_key("logs")) {
-                receipt.remove("blockHash");
-            }
-            Some(answer)
-        }))),
-        ("a receipt of another transaction", Reply::Hang, Some(Box::new(|call, answer| {
-            if call["method"] == "eth_getTransactionReceipt" {
-                Some(fixture("eth_getTransactionReceipt_out_of_energy"))
-            } else {
+        (
+            "a block without number",
+            Reply::Hang,
+            Some(Box::new(|call, mut answer| {
+                if call["method"] == "eth_getBlockByNumber" {
+                    answer["result"].as_object_mut().unwrap().remove("number");
+                }
                 Some(answer)
-            }
-        }))),
-        ("a head that is not a quantity", Reply::Hang, Some(Box::new(|call, answer| Some(if call["method"] == "eth_blockNumber" { json!({ "result": 73421856 }) } else { answer })))),
-        ("a receipt that is a string", Reply::Hang, Some(Box::new(|call, answer| Some(if call["method"] == "eth_getTransactionReceipt" { json!({ "result": "pending" }) } else { answer })))),
+            })),
+        ),
+        (
+            "a receipt without blockHash",
+            Reply::Hang,
+            Some(Box::new(|_, mut answer| {
+                if let Some(receipt) = answer["result"].as_object_mut().filter(|r| r.contains_key("logs")) {
+                    receipt.remove("blockHash");
+                }
+                Some(answer)
+            })),
+        ),
+        (
+            "a receipt of another transaction",
+            Reply::Hang,
+            Some(Box::new(
+                |call, answer| {
+                    if call["method"] == "eth_getTransactionReceipt" { Some(fixture("eth_getTransactionReceipt_out_of_energy")) } else { Some(answer) }
+                },
+            )),
+        ),
+        (
+            "a head that is not a quantity",
+            Reply::Hang,
+            Some(Box::new(|call, answer| Some(if call["method"] == "eth_blockNumber" { json!({ "result": 73421856 }) } else { answer }))),
+        ),
+        (
+            "a receipt that is a string",
+            Reply::Hang,
+            Some(Box::new(|call, answer| Some(if call["method"] == "eth_getTransactionReceipt" { json!({ "result": "pending" }) } else { answer }))),
+        ),
     ];
     for (what, reply, mangle) in cases {
         let server = match mangle {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use payouts::adapters::eventbridge::{EventBridgeBus, EVENT_SOURCE};
+use payouts::adapters::eventbridge::{EVENT_SOURCE, EventBridgeBus};
 use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
 use payouts::domain::event::Event;
 use payouts::domain::webhook::RetrySchedule;
@@ -14,7 +14,7 @@ use payouts::ports::store::{IndexName, IndexQuery};
 use payouts::service::dispatcher::Dispatcher;
 use payouts::service::records;
 use payouts_tests::receiver::Receiver;
-use payouts_tests::{aws, guide_body, Harness};
+use payouts_tests::{Harness, aws, guide_body};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -48,10 +48,21 @@ async fn an_event_on_the_bus_reaches_the_dispatcher_through_the_rule() {
 
     let h = Harness::embedded().await;
     let receiver = Receiver::start().await;
-    let created = h.call(http::Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&json!({"url": receiver.url, "events": ["payout.created"]}).to_string())).await;
+    let created = h
+        .call(http::Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&json!({"url": receiver.url, "events": ["payout.created"]}).to_string()))
+        .await;
     assert_eq!(created.status, 201);
     let payout_id = h.create(&h.tenant.sandbox, &guide_body()).await.id();
-    let query = IndexQuery { index: IndexName::Gsi3, pk: records::OUTBOX_PARTITION.into(), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 10, now_unix: 0 };
+    let query = IndexQuery {
+        index: IndexName::Gsi3,
+        pk: records::OUTBOX_PARTITION.into(),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: false,
+        limit: 10,
+        now_unix: 0,
+    };
     let event: Event = records::decode(&h.app.store.query(&query).await.unwrap()[0]).unwrap();
     assert_eq!(event.subject_id, payout_id);
 
@@ -72,7 +83,8 @@ async fn an_event_on_the_bus_reaches_the_dispatcher_through_the_rule() {
     assert_eq!(envelope.detail_type, "payout.created");
 
     let options = WebhookSenderOptions { timeout: std::time::Duration::from_secs(5), ..WebhookSenderOptions::default() };
-    let dispatcher = Dispatcher { app: h.app.clone(), sender: Arc::new(HttpWebhookSender::new(options).unwrap()), schedule: RetrySchedule::default(), retry_queue: None };
+    let dispatcher =
+        Dispatcher { app: h.app.clone(), sender: Arc::new(HttpWebhookSender::new(options).unwrap()), schedule: RetrySchedule::default(), retry_queue: None };
     let report = payouts::jobs::webhooks::handle_bus_event(&dispatcher, envelope).await.unwrap();
     assert_eq!(report.succeeded, 1);
     let got = receiver.received();

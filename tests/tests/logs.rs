@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use http::Method;
-use payouts_tests::{guide_body, random_tx_hash, Harness};
+use payouts_tests::{Harness, guide_body, random_tx_hash};
 use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,8 @@ async fn logs_carry_request_ids_and_no_secrets() {
     let id = h.create(&key, &body).await.id();
     h.patch(&key, &id, &json!({"status": "approved"})).await;
     h.execute(&key, &id, &random_tx_hash()).await;
-    let endpoint = h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&json!({"url": "http://127.0.0.1:9/h", "events": ["payout.settled"]}).to_string())).await;
+    let endpoint =
+        h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&json!({"url": "http://127.0.0.1:9/h", "events": ["payout.settled"]}).to_string())).await;
     let secret = endpoint.json["secret"].as_str().unwrap().to_owned();
     h.call(Method::GET, "/v1/payouts", Some("sk_test_not-a-real-key-but-secret-looking"), None).await;
 

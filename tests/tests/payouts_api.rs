@@ -6,13 +6,34 @@
 use http::Method;
 use payouts::domain::org::Plan;
 use payouts::ports::store::{IndexName, IndexQuery};
-use payouts_tests::{guide_body, on_both_stores, random_tx_hash, Harness, EVM_RECIPIENT, TRON_RECIPIENT};
-use serde_json::{json, Value};
+use payouts_tests::{EVM_RECIPIENT, Harness, TRON_RECIPIENT, guide_body, on_both_stores, random_tx_hash};
+use serde_json::{Value, json};
 
 const GUIDE_FIELDS: [&str; 24] = [
-    "id", "org_id", "recipient_address", "chain", "token", "amount", "amount_atomic", "currency", "status", "description", "reference_type",
-    "reference_id", "due_date", "approved_at", "approved_by", "executed_at", "expected_tx_hash", "verified_at", "failed_at", "canceled_at",
-    "failure_reason", "environment", "created_at", "updated_at",
+    "id",
+    "org_id",
+    "recipient_address",
+    "chain",
+    "token",
+    "amount",
+    "amount_atomic",
+    "currency",
+    "status",
+    "description",
+    "reference_type",
+    "reference_id",
+    "due_date",
+    "approved_at",
+    "approved_by",
+    "executed_at",
+    "expected_tx_hash",
+    "verified_at",
+    "failed_at",
+    "canceled_at",
+    "failure_reason",
+    "environment",
+    "created_at",
+    "updated_at",
 ];
 
 /// Raw text of the first occurrence of `"name":` value in a JSON text (to check number scale).
@@ -111,13 +132,55 @@ async fn bad_bodies_get_documented_errors_and_write_nothing(h: Harness) {
         ("USDT on base".into(), evm(EVM_RECIPIENT, "base", "USDT"), 400, "invalid_request", "unsupported_chain_token", Some("token")),
         ("USDC on tron".into(), with("token", json!("USDC")), 400, "invalid_request", "unsupported_chain_token", Some("token")),
         ("currency EUR".into(), with("currency", json!("EUR")), 400, "invalid_request", "invalid_field", Some("currency")),
-        ("guide placeholder address".into(), with("recipient_address", json!("TXrkA1b2C3d4E5f6G7h8I9j0K1l2M3n4")), 400, "invalid_request", "invalid_field", Some("recipient_address")),
-        ("tron checksum".into(), with("recipient_address", json!("TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcG")), 400, "invalid_request", "invalid_field", Some("recipient_address")),
+        (
+            "guide placeholder address".into(),
+            with("recipient_address", json!("TXrkA1b2C3d4E5f6G7h8I9j0K1l2M3n4")),
+            400,
+            "invalid_request",
+            "invalid_field",
+            Some("recipient_address"),
+        ),
+        (
+            "tron checksum".into(),
+            with("recipient_address", json!("TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcG")),
+            400,
+            "invalid_request",
+            "invalid_field",
+            Some("recipient_address"),
+        ),
         ("EVM address on tron".into(), with("recipient_address", json!(EVM_RECIPIENT)), 400, "invalid_request", "invalid_field", Some("recipient_address")),
-        ("EIP-55 checksum".into(), evm("0x70997970C51812dc3A010C7d01b50e0d17dc79c8", "arbitrum", "USDC"), 400, "invalid_request", "invalid_field", Some("recipient_address")),
-        ("zero address".into(), evm("0x0000000000000000000000000000000000000000", "base", "USDC"), 400, "invalid_request", "invalid_field", Some("recipient_address")),
-        ("token contract as recipient".into(), evm("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "base", "USDC"), 400, "invalid_request", "invalid_field", Some("recipient_address")),
-        ("tron token contract as recipient".into(), with("recipient_address", json!("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")), 400, "invalid_request", "invalid_field", Some("recipient_address")),
+        (
+            "EIP-55 checksum".into(),
+            evm("0x70997970C51812dc3A010C7d01b50e0d17dc79c8", "arbitrum", "USDC"),
+            400,
+            "invalid_request",
+            "invalid_field",
+            Some("recipient_address"),
+        ),
+        (
+            "zero address".into(),
+            evm("0x0000000000000000000000000000000000000000", "base", "USDC"),
+            400,
+            "invalid_request",
+            "invalid_field",
+            Some("recipient_address"),
+        ),
+        (
+            "token contract as recipient".into(),
+            evm("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "base", "USDC"),
+            400,
+            "invalid_request",
+            "invalid_field",
+            Some("recipient_address"),
+        ),
+        (
+            "tron token contract as recipient".into(),
+            with("recipient_address", json!("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")),
+            400,
+            "invalid_request",
+            "invalid_field",
+            Some("recipient_address"),
+        ),
         ("description too long".into(), with("description", json!("x".repeat(513))), 400, "invalid_request", "invalid_field", Some("description")),
         ("bad reference_type".into(), with("reference_type", json!("gift")), 400, "invalid_request", "invalid_field", Some("reference_type")),
         ("bad due_date".into(), with("due_date", json!("tomorrow")), 400, "invalid_request", "invalid_field", Some("due_date")),
@@ -233,7 +296,11 @@ async fn state_machine_over_http(h: Harness) {
     assert_eq!(approved.json["approved_by"], json!(h.tenant.live_key_id));
     assert!(approved.json["approved_at"].is_string());
 
-    for (body, what) in [(json!({"status": "approved"}), "approve twice"), (json!({"status": "canceled"}), "cancel approved"), (json!({"description": "late"}), "edit approved")] {
+    for (body, what) in [
+        (json!({"status": "approved"}), "approve twice"),
+        (json!({"status": "canceled"}), "cancel approved"),
+        (json!({"description": "late"}), "edit approved"),
+    ] {
         let refused = h.patch(key, &id, &body).await;
         assert_eq!((refused.status, refused.error().1.as_str()), (409, "invalid_status_transition"), "{what}");
         assert!(refused.json["error"]["message"].as_str().unwrap().contains("approved"), "{what}: names the current status");
@@ -309,7 +376,10 @@ async fn evm_execute_normalizes_and_tx_hash_is_unique_across_orgs(h: Harness) {
     let second = h.create(&other.live, &body).await.id();
     h.patch(&other.live, &second, &json!({"status": "approved"})).await;
     let reused = h.execute(&other.live, &second, &format!("0x{}", hash.to_uppercase())).await;
-    assert_eq!((reused.status, reused.error().0.as_str(), reused.error().1.as_str(), reused.error().2.as_deref()), (409, "conflict", "tx_hash_already_used", Some("tx_hash")));
+    assert_eq!(
+        (reused.status, reused.error().0.as_str(), reused.error().1.as_str(), reused.error().2.as_deref()),
+        (409, "conflict", "tx_hash_already_used", Some("tx_hash"))
+    );
     let after = h.get(&other.live, &second).await;
     assert_eq!((after.json["status"].as_str(), &after.json["expected_tx_hash"]), (Some("approved"), &Value::Null), "nothing half-written");
     assert_eq!(h.queue.0.lock().unwrap().len(), 1, "no message for the refused execute");
@@ -364,7 +434,8 @@ async fn idempotent_execute_replays(h: Harness) {
     assert_eq!(first.status, 200);
     let replay = h.call_with(Method::POST, &path, Some(key), Some(&body), &[("idempotency-key", "exec-1")]).await;
     assert_eq!((replay.status, &replay.json, replay.header("idempotent-replayed")), (200, &first.json, Some("true")));
-    let different = h.call_with(Method::POST, &path, Some(key), Some(&json!({"tx_hash": random_tx_hash()}).to_string()), &[("idempotency-key", "exec-1")]).await;
+    let different =
+        h.call_with(Method::POST, &path, Some(key), Some(&json!({"tx_hash": random_tx_hash()}).to_string()), &[("idempotency-key", "exec-1")]).await;
     assert_eq!(different.status, 409);
     assert_eq!(h.queue.0.lock().unwrap().len(), 1, "one enqueue for one execute");
 }
@@ -470,7 +541,14 @@ async fn list_filters_and_paginates(h: Harness) {
     let ids: Vec<&str> = window.json["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [created[4].as_str(), created[3].as_str()], "strictly between, newest first");
     let cursor = window.json["next_cursor"].as_str().unwrap();
-    let rest = h.call(Method::GET, &format!("/v1/payouts?due_date_after=2025-07-02T00:00:00Z&due_date_before=2025-07-06T00:00:00Z&limit=2&cursor={cursor}"), Some(key), None).await;
+    let rest = h
+        .call(
+            Method::GET,
+            &format!("/v1/payouts?due_date_after=2025-07-02T00:00:00Z&due_date_before=2025-07-06T00:00:00Z&limit=2&cursor={cursor}"),
+            Some(key),
+            None,
+        )
+        .await;
     let ids: Vec<&str> = rest.json["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [created[2].as_str()]);
     let combined = h.call(Method::GET, "/v1/payouts?status=approved&due_date_before=2025-07-03T00:00:00Z", Some(key), None).await;

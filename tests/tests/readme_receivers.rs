@@ -15,7 +15,8 @@ async fn check(program: &str, script: &str) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let secret = WebhookSecret::generate();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(program).arg(root.join(script)).arg(port.to_string()).env("WEBHOOK_SECRET", secret.reveal()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        Command::new(program).arg(root.join(script)).arg(port.to_string()).env("WEBHOOK_SECRET", secret.reveal()).stdout(Stdio::piped()).spawn().unwrap();
     let sender = HttpWebhookSender::new(WebhookSenderOptions { timeout: Duration::from_secs(5), ..WebhookSenderOptions::default() }).unwrap();
     let body = br#"{"event_id":"evt_0123456789abcdef01234567","type":"payout.settled","data":{"id":"po_0123456789abcdef01234567","status":"settled"},"created_at":"2026-01-01T00:00:00Z"}"#;
     let send = |secret: &WebhookSecret| {

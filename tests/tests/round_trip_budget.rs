@@ -8,7 +8,7 @@ use http::Method;
 use payouts::adapters::dynamodb::{self, CallCounter, DynamoDbStore};
 use payouts::adapters::sqs::{self, SqsTxQueue};
 use payouts::ports::TxQueue;
-use payouts_tests::{aws, guide_body, random_tx_hash, Harness};
+use payouts_tests::{Harness, aws, guide_body, random_tx_hash};
 use serde_json::json;
 use std::sync::Arc;
 

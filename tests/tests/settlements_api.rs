@@ -5,14 +5,29 @@
 use http::Method;
 use payouts::domain::chain::Chain;
 use payouts::domain::org::Plan;
-use payouts_tests::watch::{WatchRig, TRON_CONFIRMATIONS};
-use serde_json::{json, Value};
+use payouts_tests::watch::{TRON_CONFIRMATIONS, WatchRig};
+use serde_json::{Value, json};
 
 const AMOUNT: u128 = 25_000_000;
 
 const SETTLEMENT_FIELDS: [&str; 17] = [
-    "id", "org_id", "payout_intent_id", "chain", "tx_hash", "log_index", "from_address", "to_address", "token", "amount_atomic", "block_number",
-    "block_hash", "confirmations", "confirmed_at", "detected_at", "environment", "created_at",
+    "id",
+    "org_id",
+    "payout_intent_id",
+    "chain",
+    "tx_hash",
+    "log_index",
+    "from_address",
+    "to_address",
+    "token",
+    "amount_atomic",
+    "block_number",
+    "block_hash",
+    "confirmations",
+    "confirmed_at",
+    "detected_at",
+    "environment",
+    "created_at",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +68,10 @@ async fn settlements_are_listed_by_payout_and_chain() {
     let base = list(&format!("?payout_intent_id={base_id}")).await;
     let only: &Value = &base.json["data"][0];
     assert_eq!(base.json["data"].as_array().unwrap().len(), 1);
-    assert_eq!((only["payout_intent_id"].as_str(), only["tx_hash"].as_str(), only["amount_atomic"].as_str()), (Some(base_id.as_str()), Some(base_tx.as_str()), Some("25000000")));
+    assert_eq!(
+        (only["payout_intent_id"].as_str(), only["tx_hash"].as_str(), only["amount_atomic"].as_str()),
+        (Some(base_id.as_str()), Some(base_tx.as_str()), Some("25000000"))
+    );
     assert_eq!(only["to_address"], json!(rig.evm(recipient)));
     assert!(only["confirmed_at"].is_string() && only["block_number"].is_u64());
 

@@ -10,8 +10,11 @@ use payouts::domain::chain::{Chain, Environment, Token};
 use payouts::domain::settlement::Settlement;
 use payouts::service::admin;
 use payouts_tests::random_tx_hash;
-use payouts_tests::watch::{event_data, sqs_event, tx_message, StoreKind, WatchRig, ARBITRUM_CONFIRMATIONS, BASE_CONFIRMATIONS, NOT_FOUND_WINDOW_SECONDS, TREASURY_BALANCE, TRON_CONFIRMATIONS};
-use serde_json::{json, Value};
+use payouts_tests::watch::{
+    ARBITRUM_CONFIRMATIONS, BASE_CONFIRMATIONS, NOT_FOUND_WINDOW_SECONDS, StoreKind, TREASURY_BALANCE, TRON_CONFIRMATIONS, WatchRig, event_data, sqs_event,
+    tx_message,
+};
+use serde_json::{Value, json};
 
 const LIFECYCLE_SETTLED: [&str; 5] = ["payout.created", "payout.approved", "payout.executed", "payout.verifying", "payout.settled"];
 const LIFECYCLE_FAILED: [&str; 5] = ["payout.created", "payout.approved", "payout.executed", "payout.verifying", "payout.failed"];
@@ -265,7 +268,8 @@ async fn the_org_tolerance_settles_near_amounts_only() {
     let rig = WatchRig::start().await;
     admin::set_amount_tolerance(&rig.h.app, &rig.h.tenant.org, "0.05".parse().unwrap()).await.unwrap();
     let recipient = rig.account(2);
-    let cases = [(AMOUNT - 40_000, "settled"), (AMOUNT - 50_000, "settled"), (AMOUNT + 50_000, "settled"), (AMOUNT - 60_000, "failed"), (AMOUNT + 50_001, "failed")];
+    let cases =
+        [(AMOUNT - 40_000, "settled"), (AMOUNT - 50_000, "settled"), (AMOUNT + 50_000, "settled"), (AMOUNT - 60_000, "failed"), (AMOUNT + 50_001, "failed")];
     let mut ids = Vec::new();
     for (paid, _) in cases {
         let tx = rig.pay(rig.usdc, recipient, paid).await;
@@ -472,7 +476,10 @@ async fn the_matching_transfer_of_a_batch_settles_and_its_log_index_is_recorded(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_finalized_policy_a_transfer_settles_once_its_block_is_finalized() {
-    let config = payouts_tests::watch::RigConfig { vars: vec![("PAYOUTS_SANDBOX_ARBITRUM_FINALITY".into(), "finalized".into()), ("PAYOUTS_SANDBOX_ARBITRUM_CONFIRMATIONS".into(), "1".into())], ..Default::default() };
+    let config = payouts_tests::watch::RigConfig {
+        vars: vec![("PAYOUTS_SANDBOX_ARBITRUM_FINALITY".into(), "finalized".into()), ("PAYOUTS_SANDBOX_ARBITRUM_CONFIRMATIONS".into(), "1".into())],
+        ..Default::default()
+    };
     let rig = WatchRig::start_with(config).await;
     let recipient = rig.account(2);
     let tx = rig.pay(rig.usdt, recipient, AMOUNT).await;

@@ -11,7 +11,7 @@ use payouts::adapters::rpc_chain::RpcOptions;
 use payouts::domain::chain::{Chain, Environment};
 use payouts::service::watcher::WatchReport;
 use payouts_tests::random_tx_hash;
-use payouts_tests::watch::{Fault, RigConfig, WatchRig, BASE_CONFIRMATIONS, NOT_FOUND_WINDOW_SECONDS, TRON_CONFIRMATIONS};
+use payouts_tests::watch::{BASE_CONFIRMATIONS, Fault, NOT_FOUND_WINDOW_SECONDS, RigConfig, TRON_CONFIRMATIONS, WatchRig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -20,7 +20,10 @@ const AMOUNT: u128 = 12_340_000;
 /// RPC options as an operator would set them, short: 300 ms per attempt, one retry, and two
 /// calls per HTTP request so that a snapshot of a few intents spans several requests.
 fn options() -> RpcOptions {
-    let vars: BTreeMap<String, String> = [("PAYOUTS_RPC_TIMEOUT_MS", "300"), ("PAYOUTS_RPC_MAX_BATCH", "2"), ("PAYOUTS_RPC_RETRIES", "1")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let vars: BTreeMap<String, String> = [("PAYOUTS_RPC_TIMEOUT_MS", "300"), ("PAYOUTS_RPC_MAX_BATCH", "2"), ("PAYOUTS_RPC_RETRIES", "1")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     let options = payouts::runtime::rpc_options(&vars).unwrap();
     assert_eq!((options.request_timeout.as_millis(), options.max_batch, options.retries), (300, 2, 1));
     options

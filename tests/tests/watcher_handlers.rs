@@ -8,8 +8,8 @@
 use payouts::adapters::rpc_chain::RpcOptions;
 use payouts::domain::chain::{Chain, Environment};
 use payouts::jobs::watcher::{handle_schedule, handle_tx_queue};
-use payouts_tests::watch::{lambda_fixture, Fault, RigConfig, WatchRig, ARBITRUM_CONFIRMATIONS, BASE_CONFIRMATIONS, TRON_CONFIRMATIONS};
-use serde_json::{json, Value};
+use payouts_tests::watch::{ARBITRUM_CONFIRMATIONS, BASE_CONFIRMATIONS, Fault, RigConfig, TRON_CONFIRMATIONS, WatchRig, lambda_fixture};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const BASE_OK: &str = "2e1424d4-f796-459a-8184-9c92662be6da";

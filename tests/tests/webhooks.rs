@@ -15,15 +15,20 @@ use payouts::ports::store::{IndexName, IndexQuery};
 use payouts::service::dispatcher::Dispatcher;
 use payouts::service::records;
 use payouts_tests::receiver::{Answer, Receiver};
-use payouts_tests::{guide_body, Harness};
-use serde_json::{json, Value};
+use payouts_tests::{Harness, guide_body};
+use serde_json::{Value, json};
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn dispatcher(h: &Harness, schedule: &str, timeout: Duration) -> Dispatcher {
     let options = WebhookSenderOptions { timeout, ..WebhookSenderOptions::default() };
-    Dispatcher { app: h.app.clone(), sender: Arc::new(HttpWebhookSender::new(options).unwrap()), schedule: RetrySchedule::parse(schedule).unwrap().with_jitter_percent(0).unwrap(), retry_queue: None }
+    Dispatcher {
+        app: h.app.clone(),
+        sender: Arc::new(HttpWebhookSender::new(options).unwrap()),
+        schedule: RetrySchedule::parse(schedule).unwrap().with_jitter_percent(0).unwrap(),
+        retry_queue: None,
+    }
 }
 
 async fn create_endpoint(h: &Harness, key: &str, url: &str, events: &[&str]) -> Value {
@@ -34,7 +39,16 @@ async fn create_endpoint(h: &Harness, key: &str, url: &str, events: &[&str]) -> 
 
 /// Every event record of the store not yet published (what the outbox relay would publish).
 async fn unpublished(h: &Harness) -> Vec<Event> {
-    let query = IndexQuery { index: IndexName::Gsi3, pk: records::OUTBOX_PARTITION.into(), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 1000, now_unix: 0 };
+    let query = IndexQuery {
+        index: IndexName::Gsi3,
+        pk: records::OUTBOX_PARTITION.into(),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: false,
+        limit: 1000,
+        now_unix: 0,
+    };
     h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode::<Event>(item).unwrap()).collect()
 }
 
@@ -220,7 +234,8 @@ async fn a_delivery_can_be_replayed_now() {
     let other = h.tenant(Plan::Enterprise).await;
     let foreign = h.call(Method::POST, &format!("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"), Some(&other.sandbox), None).await;
     assert_eq!(foreign.status, 404);
-    let missing = h.call(Method::POST, &format!("/v1/webhooks/{webhook_id}/deliveries/del_000000000000000000000000/retry"), Some(&h.tenant.sandbox), None).await;
+    let missing =
+        h.call(Method::POST, &format!("/v1/webhooks/{webhook_id}/deliveries/del_000000000000000000000000/retry"), Some(&h.tenant.sandbox), None).await;
     assert_eq!((missing.status, missing.error().1.as_str()), (404, "delivery_not_found"));
 }
 
@@ -271,9 +286,12 @@ async fn endpoints_api_validates_and_scopes() {
 
     // Plans: live webhooks need starter or above; sandbox works on every plan.
     let free = h.tenant(Plan::Free).await;
-    let refused = h.call(Method::POST, "/v1/webhooks", Some(&free.live), Some(&json!({"url": "https://example.com/h", "events": ["payout.settled"]}).to_string())).await;
+    let refused =
+        h.call(Method::POST, "/v1/webhooks", Some(&free.live), Some(&json!({"url": "https://example.com/h", "events": ["payout.settled"]}).to_string())).await;
     assert_eq!((refused.status, refused.error().1.as_str()), (403, "plan_upgrade_required"));
-    let sandbox = h.call(Method::POST, "/v1/webhooks", Some(&free.sandbox), Some(&json!({"url": "http://127.0.0.1:9/h", "events": ["payout.settled"]}).to_string())).await;
+    let sandbox = h
+        .call(Method::POST, "/v1/webhooks", Some(&free.sandbox), Some(&json!({"url": "http://127.0.0.1:9/h", "events": ["payout.settled"]}).to_string()))
+        .await;
     assert_eq!(sandbox.status, 201, "sandbox may use http and local addresses: {}", sandbox.json);
 
     // Idempotent create replays the same endpoint (and secret).

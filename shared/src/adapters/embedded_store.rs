@@ -4,7 +4,7 @@
 
 use crate::ports::store::{Condition, IndexKey, IndexQuery, Item, ItemKey, Store, StoreError, WriteOp};
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -200,17 +200,14 @@ impl Store for EmbeddedStore {
             sql.push_str(&format!(" AND (expires_at IS NULL OR expires_at > ?{})", args.len()));
             sql.push_str(&format!(" ORDER BY {index}sk {order}, pk {order}, sk {order}"));
             let mut statement = connection.prepare(&sql).map_err(unavailable)?;
-            let rows = statement
-                .query_map(rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())), read_item)
-                .map_err(unavailable)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())), read_item).map_err(unavailable)?;
             let mut items = Vec::new();
             for row in rows {
                 let item = finish_item(row.map_err(unavailable)?)?;
                 let passes = query.filters.iter().all(|filter| match item.attrs.get(&filter.attr) {
                     None => false,
                     Some(value) => {
-                        filter.greater_than.as_ref().is_none_or(|bound| value > bound)
-                            && filter.less_than.as_ref().is_none_or(|bound| value < bound)
+                        filter.greater_than.as_ref().is_none_or(|bound| value > bound) && filter.less_than.as_ref().is_none_or(|bound| value < bound)
                     }
                 });
                 if passes {
@@ -231,4 +228,3 @@ impl std::fmt::Debug for EmbeddedStore {
         f.debug_struct("EmbeddedStore").field("path", &self.path).finish()
     }
 }
-

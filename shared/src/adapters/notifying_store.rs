@@ -26,7 +26,9 @@ impl Store for NotifyingStore {
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        let records_event = ops.iter().any(|op| matches!(op, WriteOp::Put { item, condition: Some(crate::ports::store::Condition::Absent { .. }) } if item.key.pk.starts_with("EVT#")));
+        let records_event = ops
+            .iter()
+            .any(|op| matches!(op, WriteOp::Put { item, condition: Some(crate::ports::store::Condition::Absent { .. }) } if item.key.pk.starts_with("EVT#")));
         self.inner.write(ops).await?;
         if records_event {
             self.events_committed.notify_one();

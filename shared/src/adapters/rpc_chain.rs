@@ -144,8 +144,10 @@ impl RpcChainReader {
         }
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &settings.rpc_headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| ChainError(format!("{chain}: invalid RPC header name {:?}", name.trim())))?;
-            let mut header_value = reqwest::header::HeaderValue::from_str(value.trim()).map_err(|_| ChainError(format!("{chain}: invalid value for RPC header {name}")))?;
+            let name = reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| ChainError(format!("{chain}: invalid RPC header name {:?}", name.trim())))?;
+            let mut header_value =
+                reqwest::header::HeaderValue::from_str(value.trim()).map_err(|_| ChainError(format!("{chain}: invalid value for RPC header {name}")))?;
             header_value.set_sensitive(true);
             headers.insert(name, header_value);
             // Too short a value would blank out unrelated text; such a value is no secret anyway.
@@ -189,7 +191,11 @@ impl RpcChainReader {
         // An explicit empty array: alloy omits `params` altogether for `()`, which some servers refuse.
         calls.push(PlannedCall { purpose: Purpose::Head, method: "eth_blockNumber", params: Value::Array(Vec::new()) });
         if with_finalized {
-            calls.push(PlannedCall { purpose: Purpose::Finalized, method: "eth_getBlockByNumber", params: Value::Array(vec![Value::String("finalized".to_owned()), Value::Bool(false)]) });
+            calls.push(PlannedCall {
+                purpose: Purpose::Finalized,
+                method: "eth_getBlockByNumber",
+                params: Value::Array(vec![Value::String("finalized".to_owned()), Value::Bool(false)]),
+            });
         }
         calls
     }
@@ -204,7 +210,13 @@ impl RpcChainReader {
             };
             let message = self.scrub(&error.message);
             if attempt >= self.options.retries {
-                return Err(ChainError(format!("{} ({}): {message} (after {} attempt{})", self.chain, self.endpoint, attempt + 1, if attempt == 0 { "" } else { "s" })));
+                return Err(ChainError(format!(
+                    "{} ({}): {message} (after {} attempt{})",
+                    self.chain,
+                    self.endpoint,
+                    attempt + 1,
+                    if attempt == 0 { "" } else { "s" }
+                )));
             }
             let mut pause = self.backoff(attempt);
             if let Some(asked) = error.retry_after {
@@ -234,7 +246,8 @@ impl RpcChainReader {
         let mut batch = self.client.new_batch();
         let mut waiters = Vec::with_capacity(chunk.len());
         for call in chunk {
-            let waiter = batch.add_call::<Value, Value>(call.method, &call.params).map_err(|e| AttemptError::new(format!("cannot encode {}: {e}", call.method)))?;
+            let waiter =
+                batch.add_call::<Value, Value>(call.method, &call.params).map_err(|e| AttemptError::new(format!("cannot encode {}: {e}", call.method)))?;
             waiters.push(waiter);
         }
         // The batch must be sent (and its answer dispatched) before any waiter resolves.
@@ -385,7 +398,9 @@ fn parse_log_address(chain: Chain, value: Option<&Value>) -> Result<[u8; 20], St
     let bytes = parse_hex(text).map_err(|e| format!("address: {e}"))?;
     match bytes.len() {
         20 => bytes.try_into().map_err(|_| "address: expected 20 bytes".to_owned()),
-        21 if chain == Chain::Tron && bytes.first() == Some(&0x41) => bytes.get(1..).and_then(|b| b.try_into().ok()).ok_or_else(|| "address: expected 20 bytes".to_owned()),
+        21 if chain == Chain::Tron && bytes.first() == Some(&0x41) => {
+            bytes.get(1..).and_then(|b| b.try_into().ok()).ok_or_else(|| "address: expected 20 bytes".to_owned())
+        }
         n => Err(format!("address: expected 20 bytes, got {n}")),
     }
 }
@@ -417,12 +432,10 @@ fn parse_receipt(chain: Chain, hash: &TxHash, value: &Value) -> Result<Option<Tx
         let log = log.as_object().ok_or_else(|| format!("logs[{position}]: not an object"))?;
         let address = parse_log_address(chain, log.get("address")).map_err(|e| format!("logs[{position}].{e}"))?;
         let topics = log.get("topics").and_then(Value::as_array).ok_or_else(|| format!("logs[{position}].topics: missing or not an array"))?;
-        let topics = topics
-            .iter()
-            .enumerate()
-            .map(|(i, t)| parse_fixed::<32>(Some(t), &format!("logs[{position}].topics[{i}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let data = parse_hex(log.get("data").and_then(Value::as_str).ok_or_else(|| format!("logs[{position}].data: missing or not a string"))?).map_err(|e| format!("logs[{position}].data: {e}"))?;
+        let topics =
+            topics.iter().enumerate().map(|(i, t)| parse_fixed::<32>(Some(t), &format!("logs[{position}].topics[{i}]"))).collect::<Result<Vec<_>, _>>()?;
+        let data = parse_hex(log.get("data").and_then(Value::as_str).ok_or_else(|| format!("logs[{position}].data: missing or not a string"))?)
+            .map_err(|e| format!("logs[{position}].data: {e}"))?;
         let log_index = parse_quantity(log.get("logIndex").unwrap_or(&Value::Null)).map_err(|e| format!("logs[{position}].logIndex: {e}"))?;
 
         // ERC-20 shape only: topic0, from, to indexed; the value as the one data word. ERC-721
@@ -431,7 +444,13 @@ fn parse_receipt(chain: Chain, hash: &TxHash, value: &Value) -> Result<Option<Tx
         if *topic0 != topic || data.len() != 32 {
             continue;
         }
-        transfers.push(TransferLog { log_index, token_contract: address, from: word_address(from_word), to: word_address(to_word), amount: word_amount(&data) });
+        transfers.push(TransferLog {
+            log_index,
+            token_contract: address,
+            from: word_address(from_word),
+            to: word_address(to_word),
+            amount: word_amount(&data),
+        });
     }
     Ok(Some(TxReceipt { succeeded, block_number, block_hash: format!("0x{}", hex::encode(block_hash)), transfers }))
 }
@@ -475,7 +494,11 @@ mod tests {
     }
 
     fn transfer_log(index: &str, data: &str, extra_topic: bool) -> Value {
-        let mut topics = vec![json!(format!("0x{}", hex::encode(transfer_topic()))), json!(word("1111111111111111111111111111111111111111")), json!(word("2222222222222222222222222222222222222222"))];
+        let mut topics = vec![
+            json!(format!("0x{}", hex::encode(transfer_topic()))),
+            json!(word("1111111111111111111111111111111111111111")),
+            json!(word("2222222222222222222222222222222222222222")),
+        ];
         if extra_topic {
             topics.push(json!(format!("0x{}", "00".repeat(31) + "07")));
         }

@@ -30,14 +30,7 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const MAX_ERROR_CHARS: usize = 300;
 
 /// Headers the caller may not set: they describe the message framing, which is the sender's job.
-const RESERVED_HEADERS: [HeaderName; 6] = [
-    header::HOST,
-    header::CONTENT_LENGTH,
-    header::TRANSFER_ENCODING,
-    header::CONNECTION,
-    header::TE,
-    header::UPGRADE,
-];
+const RESERVED_HEADERS: [HeaderName; 6] = [header::HOST, header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION, header::TE, header::UPGRADE];
 
 #[derive(Clone, Debug)]
 pub struct WebhookSenderOptions {
@@ -105,7 +98,10 @@ enum Attempt {
     Refused(String),
     /// Sent (or tried to), and no response arrived.
     Failed(String),
-    Answered { status: u16, retry_after: Option<Duration> },
+    Answered {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl HttpWebhookSender {
@@ -171,7 +167,10 @@ impl HttpWebhookSender {
                 for addr in &addrs {
                     let class = webhook::classify(addr.ip());
                     if !self.address_allowed(class, environment) {
-                        return Attempt::Refused(format!("endpoint refused: {name} resolves to {}, a {class} address, which {environment} endpoints may not use", addr.ip()));
+                        return Attempt::Refused(format!(
+                            "endpoint refused: {name} resolves to {}, a {class} address, which {environment} endpoints may not use",
+                            addr.ip()
+                        ));
                     }
                 }
                 PinnedResolver { name: Some(name), addrs: addrs.into_iter().map(|addr| SocketAddr::new(addr.ip(), port)).collect() }
@@ -251,7 +250,9 @@ impl WebhookSender for HttpWebhookSender {
         match attempt {
             Attempt::Refused(reason) => AttemptOutcome { status: None, latency, error: Some(reason), retry_after: None, refused_before_connect: true },
             Attempt::Failed(error) => AttemptOutcome { status: None, latency, error: Some(error), retry_after: None, refused_before_connect: false },
-            Attempt::Answered { status, retry_after } => AttemptOutcome { status: Some(status), latency, error: None, retry_after, refused_before_connect: false },
+            Attempt::Answered { status, retry_after } => {
+                AttemptOutcome { status: Some(status), latency, error: None, retry_after, refused_before_connect: false }
+            }
         }
     }
 }

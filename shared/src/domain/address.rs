@@ -32,11 +32,7 @@ pub struct ChainAddress(String);
 
 impl ChainAddress {
     pub fn parse(chain: Chain, text: &str) -> Result<ChainAddress, AddressError> {
-        if chain.is_evm() {
-            parse_evm(chain, text)
-        } else {
-            parse_tron(text)
-        }
+        if chain.is_evm() { parse_evm(chain, text) } else { parse_tron(text) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -172,10 +168,7 @@ mod tests {
     #[test]
     fn evm_single_case_is_accepted_and_stored_checksummed() {
         let lower = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
-        assert_eq!(
-            ChainAddress::parse(Chain::Base, lower).map(|a| a.to_string()),
-            Ok("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".to_owned())
-        );
+        assert_eq!(ChainAddress::parse(Chain::Base, lower).map(|a| a.to_string()), Ok("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".to_owned()));
         let upper = "0x5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED";
         assert!(ChainAddress::parse(Chain::Base, upper).is_ok());
     }
@@ -185,7 +178,13 @@ mod tests {
         // One letter's case flipped: checksum fails.
         assert_eq!(ChainAddress::parse(Chain::Base, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"), Err(AddressError::EvmChecksum));
         assert_eq!(ChainAddress::parse(Chain::Base, "0x0000000000000000000000000000000000000000"), Err(AddressError::Zero));
-        for bad in ["5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA", "0xZZAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"] {
+        for bad in [
+            "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA",
+            "0xZZAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "",
+            "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+        ] {
             assert!(matches!(ChainAddress::parse(Chain::Arbitrum, bad), Err(AddressError::EvmFormat { .. })), "{bad}");
         }
     }

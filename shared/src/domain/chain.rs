@@ -164,15 +164,9 @@ mod tests {
 
     #[test]
     fn supported_pairs_are_exactly_the_documented_ones() {
-        let supported: Vec<(Chain, Token)> = Chain::ALL
-            .into_iter()
-            .flat_map(|c| Token::ALL.into_iter().map(move |t| (c, t)))
-            .filter(|(c, t)| c.supports(*t))
-            .collect();
-        assert_eq!(
-            supported,
-            vec![(Chain::Tron, Token::Usdt), (Chain::Arbitrum, Token::Usdt), (Chain::Arbitrum, Token::Usdc), (Chain::Base, Token::Usdc)]
-        );
+        let supported: Vec<(Chain, Token)> =
+            Chain::ALL.into_iter().flat_map(|c| Token::ALL.into_iter().map(move |t| (c, t))).filter(|(c, t)| c.supports(*t)).collect();
+        assert_eq!(supported, vec![(Chain::Tron, Token::Usdt), (Chain::Arbitrum, Token::Usdt), (Chain::Arbitrum, Token::Usdc), (Chain::Base, Token::Usdc)]);
     }
 
     #[test]

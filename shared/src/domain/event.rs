@@ -85,7 +85,14 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(event_type: EventType, org_id: OrgId, environment: Environment, subject_id: String, data: &impl Serialize, now: Timestamp) -> Result<Event, serde_json::Error> {
+    pub fn new(
+        event_type: EventType,
+        org_id: OrgId,
+        environment: Environment,
+        subject_id: String,
+        data: &impl Serialize,
+        now: Timestamp,
+    ) -> Result<Event, serde_json::Error> {
         let data = serde_json::value::to_raw_value(data)?;
         Ok(Event { id: EventId::generate(), event_type, org_id, environment, subject_id, data, created_at: now, published_at: None })
     }

@@ -56,11 +56,7 @@ impl PayoutStatus {
     pub fn is_terminal(self) -> bool {
         match self {
             PayoutStatus::Settled | PayoutStatus::Failed | PayoutStatus::Canceled => true,
-            PayoutStatus::Draft
-            | PayoutStatus::Approved
-            | PayoutStatus::PendingExecution
-            | PayoutStatus::Executed
-            | PayoutStatus::Verifying => false,
+            PayoutStatus::Draft | PayoutStatus::Approved | PayoutStatus::PendingExecution | PayoutStatus::Executed | PayoutStatus::Verifying => false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Settlements: one on-chain token transfer, identified by (chain, tx_hash, log_index).
 
-use super::address::{tron_address_from_account, TxHash};
+use super::address::{TxHash, tron_address_from_account};
 use super::chain::{Chain, Environment, Token};
 use super::ids::{OrgId, PayoutId, SettlementId};
 use super::money::AtomicAmount;
@@ -34,11 +34,7 @@ pub struct Settlement {
 
 /// The chain's own spelling of a 20-byte account: base58check on tron, EIP-55 hex elsewhere.
 pub fn display_account(chain: Chain, account: [u8; 20]) -> String {
-    if chain.is_evm() {
-        alloy::primitives::Address::from(account).to_checksum(None)
-    } else {
-        tron_address_from_account(account)
-    }
+    if chain.is_evm() { alloy::primitives::Address::from(account).to_checksum(None) } else { tron_address_from_account(account) }
 }
 
 impl Settlement {

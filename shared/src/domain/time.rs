@@ -11,9 +11,7 @@ pub fn to_rfc3339(at: &Timestamp) -> String {
 
 /// Parses an RFC 3339 timestamp with any offset into UTC.
 pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|at| at.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text).ok().map(|at| at.with_timezone(&Utc))
 }
 
 /// A fixed-width, lexically sortable form of an instant (nanoseconds since 1970, 20 digits),
@@ -54,11 +52,7 @@ pub mod rfc3339 {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
             let text = Option::<String>::deserialize(d)?;
-            text.map(|text| {
-                parse_rfc3339(&text)
-                    .ok_or_else(|| serde::de::Error::custom("invalid RFC 3339 timestamp"))
-            })
-            .transpose()
+            text.map(|text| parse_rfc3339(&text).ok_or_else(|| serde::de::Error::custom("invalid RFC 3339 timestamp"))).transpose()
         }
     }
 }

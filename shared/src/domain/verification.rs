@@ -102,11 +102,7 @@ fn judge(receipt: &TxReceipt, rules: &VerificationRules, confirmations: u64) -> 
         return fail(FailureReason::RecipientMismatch, None);
     };
     let within_tolerance = closest.amount.is_some_and(|amount| amount.abs_diff(rules.expected_amount) <= rules.tolerance);
-    if within_tolerance {
-        Verdict::Settle { transfer: closest.clone(), confirmations }
-    } else {
-        fail(FailureReason::AmountMismatch, Some(closest.clone()))
-    }
+    if within_tolerance { Verdict::Settle { transfer: closest.clone(), confirmations } } else { fail(FailureReason::AmountMismatch, Some(closest.clone())) }
 }
 
 #[cfg(test)]
@@ -175,7 +171,9 @@ mod tests {
         let now = Utc::now();
         let intent = executed_intent(now);
         let good = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 500_000_000, 0)]);
-        assert!(matches!(decide(&intent, Some(&good), 500, None, &rules(), now), Verdict::Observed(seen) if seen.block_number == 100 && seen.block_hash == HASH_A));
+        assert!(
+            matches!(decide(&intent, Some(&good), 500, None, &rules(), now), Verdict::Observed(seen) if seen.block_number == 100 && seen.block_hash == HASH_A)
+        );
     }
 
     #[test]
@@ -184,7 +182,10 @@ mod tests {
         let intent = verifying_intent(now);
         let good = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 500_000_000, 3)]);
         assert_eq!(decide(&intent, Some(&good), 110, None, &rules(), now), Verdict::Wait, "11 confirmations");
-        assert_eq!(decide(&intent, Some(&good), 111, None, &rules(), now), Verdict::Settle { transfer: transfer(TOKEN, RECIPIENT, 500_000_000, 3), confirmations: 12 });
+        assert_eq!(
+            decide(&intent, Some(&good), 111, None, &rules(), now),
+            Verdict::Settle { transfer: transfer(TOKEN, RECIPIENT, 500_000_000, 3), confirmations: 12 }
+        );
         // Reorged into another block: re-recorded, never settled on the old sighting.
         let moved = receipt(101, HASH_B, good.transfers.clone());
         assert!(matches!(decide(&intent, Some(&moved), 200, None, &rules(), now), Verdict::Observed(seen) if seen.block_hash == HASH_B));
@@ -223,7 +224,10 @@ mod tests {
         assert_eq!(reason(verdict(vec![transfer([0x99; 20], RECIPIENT, 500_000_000, 0)], true)), Some(FailureReason::TokenMismatch), "lookalike token");
         assert_eq!(reason(verdict(vec![transfer(TOKEN, [0x44; 20], 500_000_000, 0)], true)), Some(FailureReason::RecipientMismatch));
         let low = verdict(vec![transfer(TOKEN, RECIPIENT, 499_950_000, 7)], true);
-        assert_eq!(low, Verdict::Fail { reason: FailureReason::AmountMismatch, transfer: Some(transfer(TOKEN, RECIPIENT, 499_950_000, 7)), confirmations: 101 });
+        assert_eq!(
+            low,
+            Verdict::Fail { reason: FailureReason::AmountMismatch, transfer: Some(transfer(TOKEN, RECIPIENT, 499_950_000, 7)), confirmations: 101 }
+        );
         assert_eq!(reason(verdict(vec![transfer(TOKEN, RECIPIENT, 500_000_001, 0)], true)), Some(FailureReason::AmountMismatch));
         // Several logs: the exact one wins; without one, the closest decides and is recorded.
         let mut lenient = rules();

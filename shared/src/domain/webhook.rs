@@ -187,11 +187,7 @@ impl RetrySchedule {
         if text.trim().is_empty() {
             return Err(ScheduleError::Empty);
         }
-        let delays = text
-            .split(',')
-            .enumerate()
-            .map(|(index, entry)| parse_delay(index + 1, entry.trim()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let delays = text.split(',').enumerate().map(|(index, entry)| parse_delay(index + 1, entry.trim())).collect::<Result<Vec<_>, _>>()?;
         RetrySchedule::new(delays, DEFAULT_JITTER_PERCENT)
     }
 
@@ -695,13 +691,13 @@ mod tests {
         for bad in [
             "",
             "whsec_",
-            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",            // no prefix
-            "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",      // wrong prefix
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!",      // not base64
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw ",     // trailing space
-            "whsec_MfKQ9r8GKYqrTwjU_D8ILPZIo2LaLaSw",      // URL-safe alphabet
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",                  // no prefix
+            "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",            // wrong prefix
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!",            // not base64
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw ",           // trailing space
+            "whsec_MfKQ9r8GKYqrTwjU_D8ILPZIo2LaLaSw",            // URL-safe alphabet
             "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", // padding missing
-            "whsec_AAECAwQFBgcICQoLDA0ODw==",             // 16 bytes: too short
+            "whsec_AAECAwQFBgcICQoLDA0ODw==",                    // 16 bytes: too short
         ] {
             assert!(WebhookSecret::parse(bad).is_none(), "{bad:?} was accepted");
         }
@@ -747,7 +743,10 @@ mod tests {
         assert_eq!(RetrySchedule::parse("5ms"), Err(ScheduleError::UnknownUnit { position: 1, entry: "5ms".into(), unit: "ms".into() }));
         assert_eq!(RetrySchedule::parse("5M"), Err(ScheduleError::UnknownUnit { position: 1, entry: "5M".into(), unit: "M".into() }));
         for malformed in ["m", "-5", "1.5h", "5m5", "+5", "5 m s", "0x10"] {
-            assert!(matches!(RetrySchedule::parse(malformed), Err(ScheduleError::Malformed { position: 1, .. }) | Err(ScheduleError::UnknownUnit { .. })), "{malformed:?}");
+            assert!(
+                matches!(RetrySchedule::parse(malformed), Err(ScheduleError::Malformed { position: 1, .. }) | Err(ScheduleError::UnknownUnit { .. })),
+                "{malformed:?}"
+            );
         }
         assert!(matches!(RetrySchedule::parse("1.5h"), Err(ScheduleError::Malformed { .. })));
         assert!(matches!(RetrySchedule::parse("-5"), Err(ScheduleError::Malformed { .. })));
@@ -773,7 +772,18 @@ mod tests {
         let delays: Vec<Option<Duration>> = (0..10).map(|made| schedule.next_delay(made, None, &mut rng)).collect();
         assert_eq!(
             delays,
-            [Some(secs(0)), Some(secs(5)), Some(secs(300)), Some(secs(1800)), Some(secs(7200)), Some(secs(18000)), Some(secs(36000)), Some(secs(36000)), None, None]
+            [
+                Some(secs(0)),
+                Some(secs(5)),
+                Some(secs(300)),
+                Some(secs(1800)),
+                Some(secs(7200)),
+                Some(secs(18000)),
+                Some(secs(36000)),
+                Some(secs(36000)),
+                None,
+                None
+            ]
         );
         assert_eq!(schedule.next_delay(usize::MAX, Some(secs(1)), &mut rng), None);
     }
@@ -949,7 +959,7 @@ mod tests {
             ("2001:db8::1", Reserved),
             ("3fff::1", Reserved),
             ("100::1", Reserved),
-            ("2001::1", Reserved),   // Teredo
+            ("2001::1", Reserved),    // Teredo
             ("2001:10::1", Reserved), // ORCHID
             ("4000::1", Reserved),
             ("5f00::1", Reserved),
@@ -1067,10 +1077,10 @@ mod tests {
             "https://localhost./",
             "https://api.localhost/",
             "https://127.0.0.1/",
-            "https://127.1/",         // shorthand IPv4
-            "https://2130706433/",    // 127.0.0.1 as one number
-            "https://0x7f.0.0.1/",    // hexadecimal
-            "https://0177.0.0.1/",    // octal
+            "https://127.1/",      // shorthand IPv4
+            "https://2130706433/", // 127.0.0.1 as one number
+            "https://0x7f.0.0.1/", // hexadecimal
+            "https://0177.0.0.1/", // octal
             "https://[::1]/",
             "https://[::ffff:127.0.0.1]/",
             "https://10.0.0.5/",

@@ -1,7 +1,7 @@
 //! API Gateway (HTTP API, payload v2) → [`ApiRequest`], and back.
 
 use super::routes::Route;
-use super::{new_request_id, serve, ApiRequest, ApiResponse};
+use super::{ApiRequest, ApiResponse, new_request_id, serve};
 use crate::service::App;
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -14,7 +14,14 @@ pub fn to_api_request(request: Request) -> ApiRequest {
         Body::Binary(bytes) => bytes::Bytes::from(bytes),
         _ => bytes::Bytes::new(),
     };
-    ApiRequest { query: ApiRequest::parse_query(parts.uri.query()), method: parts.method, path: parts.uri.path().to_owned(), headers: parts.headers, body, request_id }
+    ApiRequest {
+        query: ApiRequest::parse_query(parts.uri.query()),
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers,
+        body,
+        request_id,
+    }
 }
 
 pub fn to_lambda_response(response: ApiResponse) -> Response<Body> {

@@ -1,6 +1,6 @@
 //! The local HTTP server: hyper on loopback, every route, through the same `serve` as Lambda.
 
-use super::{new_request_id, serve, ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use super::{ApiRequest, ApiResponse, MAX_BODY_BYTES, new_request_id, serve};
 use crate::error::ApiError;
 use crate::service::App;
 use bytes::Bytes;
@@ -16,8 +16,16 @@ async fn to_api_request(request: hyper::Request<Incoming>) -> Result<ApiRequest,
     let (parts, body) = request.into_parts();
     // Read at most one byte past the limit: enough to know it is too large.
     let body = Limited::new(body, MAX_BODY_BYTES + 1).collect().await.map_err(|_| ApiError::body_too_large(MAX_BODY_BYTES))?.to_bytes();
-    let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 128).map(str::to_owned).unwrap_or_else(new_request_id);
-    Ok(ApiRequest { query: ApiRequest::parse_query(parts.uri.query()), method: parts.method, path: parts.uri.path().to_owned(), headers: parts.headers, body, request_id })
+    let request_id =
+        parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 128).map(str::to_owned).unwrap_or_else(new_request_id);
+    Ok(ApiRequest {
+        query: ApiRequest::parse_query(parts.uri.query()),
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers,
+        body,
+        request_id,
+    })
 }
 
 fn to_hyper_response(response: ApiResponse) -> hyper::Response<Full<Bytes>> {

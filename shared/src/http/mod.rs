@@ -54,7 +54,9 @@ impl ApiResponse {
     }
 
     pub fn error(error: &ApiError) -> ApiResponse {
-        let body = serde_json::to_vec(&error.body()).unwrap_or_else(|_| br#"{"error":{"type":"internal_error","code":"internal_server_error","message":"An unexpected error occurred.","param":null}}"#.to_vec());
+        let body = serde_json::to_vec(&error.body()).unwrap_or_else(|_| {
+            br#"{"error":{"type":"internal_error","code":"internal_server_error","message":"An unexpected error occurred.","param":null}}"#.to_vec()
+        });
         ApiResponse::json(error.status(), body)
     }
 }

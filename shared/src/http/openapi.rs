@@ -1,8 +1,8 @@
 //! The OpenAPI 3 document, generated from the code's own types, served at `GET /v1/openapi.json`.
 
+use crate::domain::endpoint::EndpointView;
 use crate::domain::payout::PayoutView;
 use crate::error::ErrorBody;
-use crate::domain::endpoint::EndpointView;
 use crate::service::payouts::PayoutList;
 use crate::service::webhooks::{DeliveryList, EndpointList, EventList};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -172,7 +172,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("BearerAuth", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("sk_live_… (live) or sk_test_… (sandbox)")).build()));
+        components.add_security_scheme(
+            "BearerAuth",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("sk_live_… (live) or sk_test_… (sandbox)")).build()),
+        );
     }
 }
 

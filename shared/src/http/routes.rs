@@ -6,7 +6,7 @@ use crate::domain::org::ApiKeySecret;
 use crate::error::ApiError;
 use crate::service::auth::presented_key;
 use crate::service::payouts::{self, Reply};
-use crate::service::{webhooks, App};
+use crate::service::{App, webhooks};
 use http::{Method, StatusCode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -202,7 +202,11 @@ mod tests {
     fn routes_match_their_own_paths() {
         for route in Route::ALL {
             let (method, template) = route.spec();
-            let path = template.replace("{id}", "po_e5f6a7b8c9d0e1f2a3b4c5d6").replace("{webhook_id}", "we_1").replace("{delivery_id}", "del_1").replace("{event_id}", "evt_1");
+            let path = template
+                .replace("{id}", "po_e5f6a7b8c9d0e1f2a3b4c5d6")
+                .replace("{webhook_id}", "we_1")
+                .replace("{delivery_id}", "del_1")
+                .replace("{event_id}", "evt_1");
             let matched = match_route(&method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(matched.route, route);
         }

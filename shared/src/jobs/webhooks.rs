@@ -2,8 +2,8 @@
 //! retry queue (SQS, partial batch failures) and the due-deliveries sweep (schedule).
 
 use crate::domain::event::Event;
-use crate::service::dispatcher::{DispatchReport, Dispatcher, RetryMessage};
 use crate::ports::store::StoreError;
+use crate::service::dispatcher::{DispatchReport, Dispatcher, RetryMessage};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 

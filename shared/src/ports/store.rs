@@ -96,10 +96,19 @@ pub enum Condition {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOp {
-    Put { item: Item, condition: Option<Condition> },
-    Delete { key: ItemKey, condition: Option<Condition> },
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Delete {
+        key: ItemKey,
+        condition: Option<Condition>,
+    },
     /// Writes nothing; fails the whole write when its condition does not hold.
-    Check { key: ItemKey, condition: Condition },
+    Check {
+        key: ItemKey,
+        condition: Condition,
+    },
 }
 
 impl WriteOp {

@@ -1,8 +1,8 @@
 //! Operator actions behind `payouts-admin` (and the local runner's first-start bootstrap):
 //! organizations, plans, tolerance, API keys. Never on a merchant request path.
 
-use super::records::{self, api_key_item, decode, org_item, org_key};
 use super::App;
+use super::records::{self, api_key_item, decode, org_item, org_key};
 use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::{ApiKey, ApiKeySecret, Organization, Plan};
@@ -40,7 +40,16 @@ pub async fn load_org(app: &App, org_id: &OrgId) -> Result<(Organization, u64), 
 /// Every key of an organization, oldest first.
 pub async fn list_keys(app: &App, org_id: &OrgId) -> Result<Vec<(ApiKey, u64)>, AdminError> {
     let mut keys = Vec::new();
-    let mut query = IndexQuery { index: IndexName::Gsi1, pk: records::api_keys_of_org(org_id), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 100, now_unix: app.now().timestamp() };
+    let mut query = IndexQuery {
+        index: IndexName::Gsi1,
+        pk: records::api_keys_of_org(org_id),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: false,
+        limit: 100,
+        now_unix: app.now().timestamp(),
+    };
     loop {
         let page = app.store.query(&query).await?;
         let full = page.len() == query.limit;
@@ -63,7 +72,16 @@ pub async fn create_key(app: &App, org_id: &OrgId, environment: Environment) -> 
     let (org, org_version) = load_org(app, org_id).await?;
     let secret = ApiKeySecret::generate(environment);
     let now = app.now();
-    let key = ApiKey { id: ApiKeyId::generate(), org_id: org.id.clone(), environment, plan: org.plan, secret_hash: secret.hash(), hint: secret.hint(), created_at: now, revoked_at: None };
+    let key = ApiKey {
+        id: ApiKeyId::generate(),
+        org_id: org.id.clone(),
+        environment,
+        plan: org.plan,
+        secret_hash: secret.hash(),
+        hint: secret.hint(),
+        created_at: now,
+        revoked_at: None,
+    };
     app.store
         .write(vec![
             WriteOp::Put { item: api_key_item(&key, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
@@ -75,7 +93,16 @@ pub async fn create_key(app: &App, org_id: &OrgId, environment: Environment) -> 
 }
 
 async fn find_key(app: &App, key_id: &ApiKeyId) -> Result<(ApiKey, u64), AdminError> {
-    let query = IndexQuery { index: IndexName::Gsi2, pk: records::api_key_by_id(key_id), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 1, now_unix: app.now().timestamp() };
+    let query = IndexQuery {
+        index: IndexName::Gsi2,
+        pk: records::api_key_by_id(key_id),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: false,
+        limit: 1,
+        now_unix: app.now().timestamp(),
+    };
     let item = app.store.query(&query).await?.pop().ok_or_else(|| AdminError::UnknownKey(key_id.to_string()))?;
     // Index reads are eventually consistent in DynamoDB: re-read the item itself.
     let item = app.store.get(&[item.key]).await?.pop().flatten().ok_or_else(|| AdminError::UnknownKey(key_id.to_string()))?;
@@ -140,10 +167,20 @@ pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminE
         return Ok(None);
     }
     let now = app.now();
-    let org = Organization { id: OrgId::generate(), name: "Local development".into(), plan: Plan::Enterprise, amount_tolerance: Decimal::ZERO, created_at: now };
+    let org =
+        Organization { id: OrgId::generate(), name: "Local development".into(), plan: Plan::Enterprise, amount_tolerance: Decimal::ZERO, created_at: now };
     let make_key = |environment: Environment| {
         let secret = ApiKeySecret::generate(environment);
-        let key = ApiKey { id: ApiKeyId::generate(), org_id: org.id.clone(), environment, plan: org.plan, secret_hash: secret.hash(), hint: secret.hint(), created_at: now, revoked_at: None };
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            org_id: org.id.clone(),
+            environment,
+            plan: org.plan,
+            secret_hash: secret.hash(),
+            hint: secret.hint(),
+            created_at: now,
+            revoked_at: None,
+        };
         (key, secret)
     };
     let live = make_key(Environment::Live);

@@ -1,7 +1,7 @@
 //! Authentication (Bearer API keys, stored hashed) and plan gating.
 
-use super::records::{api_key_key, decode};
 use super::App;
+use super::records::{api_key_key, decode};
 use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::{ApiKey, ApiKeySecret, Feature, Plan};

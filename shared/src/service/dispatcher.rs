@@ -6,12 +6,12 @@
 //! lease), so the retry queue, the due sweep and a manual replay never send it twice at once;
 //! a crash mid-attempt only delays it until the lease runs out.
 
-use super::records::{self, decode};
 use super::App;
+use super::records::{self, decode};
 use crate::domain::endpoint::{Attempt, Delivery, DeliveryStatus, EndpointStatus, WebhookEndpoint};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::domain::time::{sort_key, Timestamp};
+use crate::domain::time::{Timestamp, sort_key};
 use crate::domain::webhook::RetrySchedule;
 use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, StoreError, WriteOp};
 use crate::ports::webhook::{WebhookRequest, WebhookSender};
@@ -218,7 +218,12 @@ impl Dispatcher {
         let outcome = self.sender.send(&request).await;
         report.attempts += 1;
         let at = self.app.now();
-        delivery.attempts.push(Attempt { at, status_code: outcome.status, latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX), error: outcome.error.clone() });
+        delivery.attempts.push(Attempt {
+            at,
+            status_code: outcome.status,
+            latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX),
+            error: outcome.error.clone(),
+        });
         delivery.updated_at = at;
         if outcome.succeeded() {
             delivery.status = DeliveryStatus::Succeeded;
@@ -275,7 +280,12 @@ impl Dispatcher {
         endpoint.status = EndpointStatus::Disabled;
         endpoint.disabled_reason = Some(reason.to_owned());
         tracing::warn!(webhook_id = %endpoint.id, reason, "webhook endpoint disabled");
-        match self.app.store.write(vec![WriteOp::Put { item: records::endpoint_item(&endpoint, version + 1)?, condition: Some(Condition::Version(version)) }]).await {
+        match self
+            .app
+            .store
+            .write(vec![WriteOp::Put { item: records::endpoint_item(&endpoint, version + 1)?, condition: Some(Condition::Version(version)) }])
+            .await
+        {
             Ok(()) => Ok(()),
             // Changed or deleted meanwhile: that change stands.
             Err(error) if error.lost_race() => Ok(()),

@@ -5,9 +5,9 @@
 //! Because the record is written with the change under an "absent" condition, concurrent
 //! duplicates cannot both apply: the loser's whole write is refused and it replays the winner's.
 
-use super::auth::Principal;
-use super::records::{decode, idempotency_item, idempotency_key, IdempotencyRecord};
 use super::App;
+use super::auth::Principal;
+use super::records::{IdempotencyRecord, decode, idempotency_item, idempotency_key};
 use crate::domain::time::Timestamp;
 use crate::error::ApiError;
 use crate::ports::store::{Condition, ItemKey, WriteOp};

@@ -2,8 +2,8 @@
 //! persist conditionally → publish. HTTP handlers and Lambda binaries call into here.
 
 pub mod admin;
-pub mod dispatcher;
 pub mod auth;
+pub mod dispatcher;
 pub mod idempotency;
 pub mod input;
 pub mod pagination;

@@ -5,8 +5,8 @@
 
 use crate::error::ApiError;
 use crate::ports::store::{IndexPosition, IndexQuery, Item, ItemKey, Store};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -2,12 +2,12 @@
 //! draft edits) and execute. Each mutation is one conditional atomic write that carries the
 //! intent, its event record and (when given) the idempotency record.
 
-use super::auth::{authenticate, Principal};
-use super::idempotency::IdempotencyGuard;
-use super::input::{check_length, JsonObject};
-use super::pagination::{fetch_page, parse_limit};
-use super::records::{self, decode, payout_item, payout_key, tx_claim_item, TxClaim, ATTR_DUE};
 use super::App;
+use super::auth::{Principal, authenticate};
+use super::idempotency::IdempotencyGuard;
+use super::input::{JsonObject, check_length};
+use super::pagination::{fetch_page, parse_limit};
+use super::records::{self, ATTR_DUE, TxClaim, decode, payout_item, payout_key, tx_claim_item};
 use crate::domain::address::{ChainAddress, TxHash};
 use crate::domain::chain::{Chain, Token};
 use crate::domain::event::Event;
@@ -15,7 +15,7 @@ use crate::domain::ids::PayoutId;
 use crate::domain::money::{Amount, AmountError};
 use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, PayoutView, ReferenceType, TransitionError};
-use crate::domain::time::{parse_rfc3339, sort_key, Timestamp};
+use crate::domain::time::{Timestamp, parse_rfc3339, sort_key};
 use crate::error::ApiError;
 use crate::ports::queue::TxMessage;
 use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, StoreError, WriteOp};
@@ -102,7 +102,8 @@ pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) 
         body.required_raw(required)?;
     }
     let chain_text = body.required_string("chain")?;
-    let chain = Chain::parse(&chain_text).ok_or_else(|| ApiError::invalid_field("chain", format!("Unsupported chain {chain_text:?}: use one of tron, arbitrum, base.")))?;
+    let chain = Chain::parse(&chain_text)
+        .ok_or_else(|| ApiError::invalid_field("chain", format!("Unsupported chain {chain_text:?}: use one of tron, arbitrum, base.")))?;
     let token_text = body.required_string("token")?;
     let token = Token::parse(&token_text).ok_or_else(|| ApiError::invalid_field("token", format!("Unsupported token {token_text:?}: use USDT or USDC.")))?;
     if !chain.supports(token) {
@@ -133,7 +134,8 @@ pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) 
         return Err(ApiError::invalid_field("currency", format!("Unsupported currency {currency_text:?}: only USD.")));
     }
     let address_text = body.required_string("recipient_address")?;
-    let recipient_address = ChainAddress::parse(chain, &address_text).map_err(|e| ApiError::invalid_field("recipient_address", format!("The recipient address {e}.")))?;
+    let recipient_address =
+        ChainAddress::parse(chain, &address_text).map_err(|e| ApiError::invalid_field("recipient_address", format!("The recipient address {e}.")))?;
     if app.chains.token_contract(principal.environment, chain, token) == Some(&recipient_address) {
         return Err(ApiError::invalid_field(
             "recipient_address",
@@ -162,9 +164,9 @@ fn parse_due_date(body: &JsonObject) -> Result<Option<Option<Timestamp>>, ApiErr
     match body.nullable_string("due_date")? {
         None => Ok(None),
         Some(None) => Ok(Some(None)),
-        Some(Some(text)) => parse_rfc3339(&text)
-            .map(|at| Some(Some(at)))
-            .ok_or_else(|| ApiError::invalid_field("due_date", format!("The 'due_date' field must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z, not {text:?}."))),
+        Some(Some(text)) => parse_rfc3339(&text).map(|at| Some(Some(at))).ok_or_else(|| {
+            ApiError::invalid_field("due_date", format!("The 'due_date' field must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z, not {text:?}."))
+        }),
     }
 }
 
@@ -232,7 +234,10 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
         .transpose()?;
     let date = |name: &str| {
         param(name)
-            .map(|text| parse_rfc3339(text).ok_or_else(|| ApiError::invalid_parameter(name, format!("{name} must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z."))))
+            .map(|text| {
+                parse_rfc3339(text)
+                    .ok_or_else(|| ApiError::invalid_parameter(name, format!("{name} must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z.")))
+            })
             .transpose()
     };
     let before = date("due_date_before")?;
@@ -247,12 +252,8 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
     }
     let query = IndexQuery { index, pk, sk_at_most: None, after: None, filters, descending: true, limit, now_unix: app.now().timestamp() };
     let page = fetch_page(app.store.as_ref(), query, param("cursor"), limit).await?;
-    let data = page
-        .items
-        .iter()
-        .map(|item| decode::<PayoutIntent>(item).map(|intent| intent.view()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
+    let data =
+        page.items.iter().map(|item| decode::<PayoutIntent>(item).map(|intent| intent.view())).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
     Reply::json(200, &PayoutList { data, has_more: page.has_more, next_cursor: page.next_cursor })
 }
 
@@ -276,7 +277,9 @@ pub fn validate_update(body: &JsonObject) -> Result<UpdateRequest, ApiError> {
             _ => {
                 return Err(ApiError::invalid_field(
                     "status",
-                    format!("status can be set to approved, canceled or pending_execution, not {text:?}; other statuses are reached through execute and the chain-watcher."),
+                    format!(
+                        "status can be set to approved, canceled or pending_execution, not {text:?}; other statuses are reached through execute and the chain-watcher."
+                    ),
                 ));
             }
         },
@@ -293,7 +296,12 @@ pub fn validate_update(body: &JsonObject) -> Result<UpdateRequest, ApiError> {
 }
 
 /// Applies the request to the intent in memory; returns the event type to record.
-fn decide_update(intent: &mut PayoutIntent, request: &UpdateRequest, principal: &Principal, now: Timestamp) -> Result<crate::domain::event::EventType, ApiError> {
+fn decide_update(
+    intent: &mut PayoutIntent,
+    request: &UpdateRequest,
+    principal: &Principal,
+    now: Timestamp,
+) -> Result<crate::domain::event::EventType, ApiError> {
     if !request.edits.is_empty() {
         intent.edit(request.edits.clone(), now).map_err(|e| ApiError::not_editable(e.from.as_str()))?;
     }
@@ -360,7 +368,10 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
         let mut ops = vec![
             WriteOp::Put { item: payout_item(&intent, version + 1).map_err(ApiError::internal)?, condition: Some(Condition::Version(version)) },
             event_op(&intent, event_type, now)?,
-            WriteOp::Put { item: tx_claim_item(intent.chain, &tx_hash, &claim).map_err(ApiError::internal)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
+            WriteOp::Put {
+                item: tx_claim_item(intent.chain, &tx_hash, &claim).map_err(ApiError::internal)?,
+                condition: Some(Condition::Absent { now_unix: now.timestamp() }),
+            },
         ];
         if let Some(guard) = &guard {
             ops.push(guard.record_op(reply.status, &reply.body, now)?);

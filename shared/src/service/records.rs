@@ -19,7 +19,7 @@ use crate::domain::event::Event;
 use crate::domain::ids::{ApiKeyId, EventId, OrgId, PayoutId};
 use crate::domain::org::{ApiKey, Organization};
 use crate::domain::payout::{PayoutIntent, PayoutStatus};
-use crate::domain::time::{sort_key, Timestamp};
+use crate::domain::time::{Timestamp, sort_key};
 use crate::ports::store::{IndexKey, Item, ItemKey, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -202,7 +202,10 @@ pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, versi
     if let Some(payout) = &settlement.payout_intent_id {
         item.indexes[1] = index(settlements_of_payout(&settlement.org_id, settlement.environment, payout), created);
     }
-    item.indexes[2] = index(settlements_of_chain(&settlement.org_id, settlement.environment, settlement.chain), format!("{}#{}", sort_key(&settlement.created_at), settlement.id));
+    item.indexes[2] = index(
+        settlements_of_chain(&settlement.org_id, settlement.environment, settlement.chain),
+        format!("{}#{}", sort_key(&settlement.created_at), settlement.id),
+    );
     item.attrs.insert(ATTR_CHAIN.into(), settlement.chain.as_str().into());
     Ok(item)
 }

@@ -1,11 +1,11 @@
 //! `GET /v1/payouts/settlements`: the on-chain transfers the chain-watcher recorded, newest
 //! first, optionally for one payout intent and/or one chain.
 
+use super::App;
 use super::auth::authenticate;
 use super::pagination::{fetch_page, parse_limit};
 use super::payouts::Reply;
 use super::records::{self, decode};
-use super::App;
 use crate::domain::chain::Chain;
 use crate::domain::ids::PayoutId;
 use crate::domain::org::{ApiKeySecret, Feature};
@@ -36,7 +36,9 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
         .map(|text| Chain::parse(text).ok_or_else(|| ApiError::invalid_parameter("chain", format!("Unknown chain {text:?}: use tron, arbitrum or base."))))
         .transpose()?;
     let payout = param("payout_intent_id")
-        .map(|text| PayoutId::parse(text).ok_or_else(|| ApiError::invalid_parameter("payout_intent_id", format!("{text:?} is not a payout intent id (po_ + 24 hex)."))))
+        .map(|text| {
+            PayoutId::parse(text).ok_or_else(|| ApiError::invalid_parameter("payout_intent_id", format!("{text:?} is not a payout intent id (po_ + 24 hex).")))
+        })
         .transpose()?;
     let (index, pk) = match (&payout, chain) {
         // One intent's settlements are few; a chain given as well is checked on each.
@@ -53,5 +55,9 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
             data.push(settlement.view());
         }
     }
-    Ok(Reply { status: 200, body: serde_json::to_string(&SettlementList { data, has_more: page.has_more, next_cursor: page.next_cursor }).map_err(ApiError::internal)?, replayed: false })
+    Ok(Reply {
+        status: 200,
+        body: serde_json::to_string(&SettlementList { data, has_more: page.has_more, next_cursor: page.next_cursor }).map_err(ApiError::internal)?,
+        replayed: false,
+    })
 }

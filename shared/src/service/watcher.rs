@@ -10,8 +10,8 @@
 //! settlement) → publish the event. Duplicate deliveries, overlapping sweeps and concurrent
 //! Lambdas lose the version race and change nothing.
 
-use super::records::{self, decode, payout_item, settlement_item};
 use super::App;
+use super::records::{self, decode, payout_item, settlement_item};
 use crate::config::FinalityPolicy;
 use crate::domain::address::TxHash;
 use crate::domain::chain::{Chain, Environment, TOKEN_DECIMALS};
@@ -19,9 +19,9 @@ use crate::domain::event::Event;
 use crate::domain::ids::{OrgId, PayoutId, SettlementId};
 use crate::domain::org::Organization;
 use crate::domain::payout::PayoutIntent;
-use crate::domain::settlement::{display_account, Settlement};
-use crate::domain::time::{sort_key, Timestamp};
-use crate::domain::verification::{decide, Verdict, VerificationRules};
+use crate::domain::settlement::{Settlement, display_account};
+use crate::domain::time::{Timestamp, sort_key};
+use crate::domain::verification::{Verdict, VerificationRules, decide};
 use crate::ports::bus::EventBus;
 use crate::ports::chain::{ChainError, ChainReader, TransferLog, TxReceipt};
 use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, Item, StoreError, WriteOp};
@@ -159,7 +159,15 @@ impl Watcher {
     /// within a few sweeps: none can hold the front of the index.
     async fn pending(&self, environment: Environment, chain: Chain, now: Timestamp) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
         let cursor_key = records::sweep_cursor_key(environment, chain);
-        let resume = self.app.store.get(std::slice::from_ref(&cursor_key)).await?.pop().flatten().and_then(|item| decode::<SweepCursor>(&item).ok()).and_then(SweepCursor::position);
+        let resume = self
+            .app
+            .store
+            .get(std::slice::from_ref(&cursor_key))
+            .await?
+            .pop()
+            .flatten()
+            .and_then(|item| decode::<SweepCursor>(&item).ok())
+            .and_then(SweepCursor::position);
         let base = IndexQuery {
             index: IndexName::Gsi3,
             pk: records::watch_partition(environment, chain),
@@ -202,11 +210,21 @@ impl Watcher {
 
     /// Saves where the next sweep resumes (`None`: from the start). Overlapping sweeps may
     /// overwrite each other's position; either is a fine place to resume.
-    async fn finish_pending(&self, cursor_key: crate::ports::store::ItemKey, intents: Vec<(PayoutIntent, u64)>, previous: Option<IndexPosition>, resume_after: Option<IndexPosition>) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
+    async fn finish_pending(
+        &self,
+        cursor_key: crate::ports::store::ItemKey,
+        intents: Vec<(PayoutIntent, u64)>,
+        previous: Option<IndexPosition>,
+        resume_after: Option<IndexPosition>,
+    ) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
         if previous == resume_after {
             return Ok(intents);
         }
-        let cursor = SweepCursor { index_sk: resume_after.as_ref().map(|p| p.index_sk.clone()), pk: resume_after.as_ref().map(|p| p.key.pk.clone()), sk: resume_after.map(|p| p.key.sk) };
+        let cursor = SweepCursor {
+            index_sk: resume_after.as_ref().map(|p| p.index_sk.clone()),
+            pk: resume_after.as_ref().map(|p| p.key.pk.clone()),
+            sk: resume_after.map(|p| p.key.sk),
+        };
         let body = serde_json::to_string(&cursor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let item = Item { key: cursor_key, version: 1, expires_at: None, indexes: [None, None, None], attrs: Default::default(), body };
         self.app.store.write(vec![WriteOp::Put { item, condition: None }]).await?;
@@ -311,7 +329,14 @@ impl Watcher {
 
     /// Turns a verdict into the one conditional write that records it (intent on its version,
     /// the event if the status changed, the settlement if any). `None`: nothing to record.
-    fn prepare(&self, mut intent: PayoutIntent, version: u64, verdict: Verdict, receipt: Option<&TxReceipt>, now: Timestamp) -> Result<Option<Prepared>, StoreError> {
+    fn prepare(
+        &self,
+        mut intent: PayoutIntent,
+        version: u64,
+        verdict: Verdict,
+        receipt: Option<&TxReceipt>,
+        now: Timestamp,
+    ) -> Result<Option<Prepared>, StoreError> {
         let tx_hash = intent.expected_tx_hash.clone().ok_or_else(|| StoreError::Corrupt(format!("{} has no tx hash", intent.id)))?;
         let mut settlement = None;
         let event_type = match verdict {
@@ -355,7 +380,8 @@ impl Watcher {
         let mut ops = vec![WriteOp::Put { item: payout_item(&intent, version + 1)?, condition: Some(Condition::Version(version)) }];
         let mut event = None;
         if let Some(event_type) = event_type {
-            let record = Event::new(event_type, intent.org_id.clone(), intent.environment, intent.id.to_string(), &intent.view(), now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let record = Event::new(event_type, intent.org_id.clone(), intent.environment, intent.id.to_string(), &intent.view(), now)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             ops.push(WriteOp::Put { item: records::event_item(&record, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
             event = Some(record);
         }
@@ -399,7 +425,15 @@ impl Watcher {
         }
     }
 
-    fn settlement(&self, intent: &PayoutIntent, tx_hash: TxHash, transfer: &TransferLog, receipt: Option<&TxReceipt>, confirmations: u64, now: Timestamp) -> Settlement {
+    fn settlement(
+        &self,
+        intent: &PayoutIntent,
+        tx_hash: TxHash,
+        transfer: &TransferLog,
+        receipt: Option<&TxReceipt>,
+        confirmations: u64,
+        now: Timestamp,
+    ) -> Settlement {
         Settlement {
             id: SettlementId::generate(),
             org_id: intent.org_id.clone(),

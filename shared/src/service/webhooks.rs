@@ -1,18 +1,18 @@
 //! The webhook endpoints API, the events API and the deliveries API (list, replay one now).
 
-use super::auth::{authenticate, Principal};
+use super::App;
+use super::auth::{Principal, authenticate};
 use super::dispatcher::Dispatcher;
 use super::idempotency::IdempotencyGuard;
-use super::input::{check_length, JsonObject};
+use super::input::{JsonObject, check_length};
 use super::pagination::{fetch_page, parse_limit};
 use super::payouts::Reply;
 use super::records::{self, decode};
-use super::App;
 use crate::domain::endpoint::{Delivery, EndpointStatus, EndpointView, WebhookEndpoint};
 use crate::domain::event::{Event, EventType, EventView};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::org::{ApiKeySecret, Feature};
-use crate::domain::webhook::{validate_endpoint_url, WebhookSecret};
+use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp};
 use serde::Serialize;
@@ -81,7 +81,8 @@ async fn owned_endpoint(app: &App, principal: &Principal, id_text: &str) -> Resu
 
 pub fn parse_event_types(body: &JsonObject) -> Result<Vec<EventType>, ApiError> {
     let raw = body.required_raw("events")?;
-    let names: Vec<String> = serde_json::from_str(raw.get()).map_err(|_| ApiError::invalid_field("events", "The 'events' field must be an array of event type names."))?;
+    let names: Vec<String> =
+        serde_json::from_str(raw.get()).map_err(|_| ApiError::invalid_field("events", "The 'events' field must be an array of event type names."))?;
     if names.is_empty() {
         return Err(ApiError::invalid_field("events", "Subscribe to at least one event type."));
     }
@@ -124,7 +125,10 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         created_at: now,
     };
     let reply = json(201, &endpoint.view(true))?;
-    let mut ops = vec![WriteOp::Put { item: records::endpoint_item(&endpoint, 1).map_err(ApiError::internal)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) }];
+    let mut ops = vec![WriteOp::Put {
+        item: records::endpoint_item(&endpoint, 1).map_err(ApiError::internal)?,
+        condition: Some(Condition::Absent { now_unix: now.timestamp() }),
+    }];
     if let Some(guard) = &guard {
         ops.push(guard.record_op(reply.status, &reply.body, now)?);
     }
@@ -142,9 +146,19 @@ pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String,
     let principal = webhook_principal(app, secret).await?;
     only_known_params(params, &["cursor", "limit"])?;
     let limit = parse_limit(param(params, "limit"))?;
-    let query = IndexQuery { index: IndexName::Gsi1, pk: records::endpoints_of(&principal.org_id, principal.environment), sk_at_most: None, after: None, filters: vec![], descending: true, limit, now_unix: app.now().timestamp() };
+    let query = IndexQuery {
+        index: IndexName::Gsi1,
+        pk: records::endpoints_of(&principal.org_id, principal.environment),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: true,
+        limit,
+        now_unix: app.now().timestamp(),
+    };
     let page = fetch_page(app.store.as_ref(), query, param(params, "cursor"), limit).await?;
-    let data = page.items.iter().map(|item| decode::<WebhookEndpoint>(item).map(|e| e.view(false))).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
+    let data =
+        page.items.iter().map(|item| decode::<WebhookEndpoint>(item).map(|e| e.view(false))).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
     json(200, &EndpointList { data, has_more: page.has_more, next_cursor: page.next_cursor })
 }
 
@@ -170,7 +184,16 @@ pub async fn list_deliveries(app: &App, secret: &ApiKeySecret, webhook_id: &str,
     only_known_params(params, &["cursor", "limit"])?;
     let (endpoint, _) = owned_endpoint(app, &principal, webhook_id).await?;
     let limit = parse_limit(param(params, "limit"))?;
-    let query = IndexQuery { index: IndexName::Gsi1, pk: records::deliveries_of(&endpoint.id), sk_at_most: None, after: None, filters: vec![], descending: true, limit, now_unix: app.now().timestamp() };
+    let query = IndexQuery {
+        index: IndexName::Gsi1,
+        pk: records::deliveries_of(&endpoint.id),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: true,
+        limit,
+        now_unix: app.now().timestamp(),
+    };
     let page = fetch_page(app.store.as_ref(), query, param(params, "cursor"), limit).await?;
     let data = page.items.iter().map(|item| decode::<Delivery>(item).map(|d| d.view())).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
     json(200, &DeliveryList { data, has_more: page.has_more, next_cursor: page.next_cursor })
@@ -182,13 +205,23 @@ pub async fn retry_delivery(app: &App, dispatcher: &Dispatcher, secret: &ApiKeyS
     let (endpoint, _) = owned_endpoint(app, &principal, webhook_id).await?;
     let not_found = || ApiError::not_found("delivery_not_found", "delivery", delivery_id, "delivery_id");
     let id = DeliveryId::parse(delivery_id).ok_or_else(not_found)?;
-    let query = IndexQuery { index: IndexName::Gsi2, pk: records::delivery_by_id(&id), sk_at_most: None, after: None, filters: vec![], descending: false, limit: 1, now_unix: app.now().timestamp() };
+    let query = IndexQuery {
+        index: IndexName::Gsi2,
+        pk: records::delivery_by_id(&id),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: false,
+        limit: 1,
+        now_unix: app.now().timestamp(),
+    };
     let item = app.store.query(&query).await.map_err(ApiError::internal)?.pop().ok_or_else(not_found)?;
     let delivery: Delivery = decode(&item).map_err(ApiError::internal)?;
     if delivery.webhook_id != endpoint.id {
         return Err(not_found());
     }
-    let delivery = dispatcher.attempt_now(&delivery.webhook_id, &delivery.event_id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::concurrent_update)?;
+    let delivery =
+        dispatcher.attempt_now(&delivery.webhook_id, &delivery.event_id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::concurrent_update)?;
     json(200, &delivery.view())
 }
 

@@ -13,10 +13,10 @@ use hyper_util::rt::TokioIo;
 use payouts::adapters::embedded_store::EmbeddedStore;
 use payouts::domain::chain::Environment;
 use payouts::domain::org::Plan;
-use payouts::service::{admin, App};
+use payouts::service::{App, admin};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -88,8 +88,19 @@ async fn main() {
     let hello = format!("http://{}/", hello_listener.local_addr().unwrap());
     tokio::spawn(hello_world(hello_listener));
 
-    let body = serde_json::json!({"recipient_address": payouts_tests::TRON_RECIPIENT, "chain": "tron", "token": "USDT", "amount": 500.00, "currency": "USD"}).to_string();
-    let created: serde_json::Value = reqwest::Client::new().post(format!("{api}/payouts")).bearer_auth(&key).header("content-type", "application/json").body(body.clone()).send().await.unwrap().json().await.unwrap();
+    let body = serde_json::json!({"recipient_address": payouts_tests::TRON_RECIPIENT, "chain": "tron", "token": "USDT", "amount": 500.00, "currency": "USD"})
+        .to_string();
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{api}/payouts"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
 
     let hello_url = hello.clone();
@@ -105,11 +116,14 @@ async fn main() {
     })
     .await;
     let (create_url, create_key) = (format!("{api}/payouts"), key.clone());
-    let (create_rps, create_failed) = load(seconds, connections, move |client, _| {
-        let (url, key, body) = (create_url.clone(), create_key.clone(), body.clone());
-        async move { client.post(url).bearer_auth(key).header("content-type", "application/json").body(body).send().await.is_ok_and(|r| r.status().as_u16() == 201) }
-    })
-    .await;
+    let (create_rps, create_failed) =
+        load(seconds, connections, move |client, _| {
+            let (url, key, body) = (create_url.clone(), create_key.clone(), body.clone());
+            async move {
+                client.post(url).bearer_auth(key).header("content-type", "application/json").body(body).send().await.is_ok_and(|r| r.status().as_u16() == 201)
+            }
+        })
+        .await;
 
     println!("| workload ({connections} connections, {seconds} s each) | requests/s | ratio to hello-world | failed |");
     println!("|---|---:|---:|---:|");

@@ -21,13 +21,13 @@ use payouts::domain::chain::{Chain, Environment};
 use payouts::ports::chain::ChainReader;
 use payouts::ports::store::{IndexQuery, Item, ItemKey, Store, StoreError, WriteOp};
 use payouts::service::watcher::{WatchReport, Watcher};
-use payouts_tests::anvil::{hex_address, Anvil};
-use payouts_tests::watch::{amount_text, FaultProxy, RecordingBus};
 use payouts_tests::Harness;
+use payouts_tests::anvil::{Anvil, hex_address};
+use payouts_tests::watch::{FaultProxy, RecordingBus, amount_text};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const CONFIRMATIONS: u64 = 3;
@@ -64,7 +64,12 @@ impl CountingStore {
 impl std::ops::Sub for StoreCounts {
     type Output = StoreCounts;
     fn sub(self, before: StoreCounts) -> StoreCounts {
-        StoreCounts { gets: self.gets - before.gets, writes: self.writes - before.writes, write_ops: self.write_ops - before.write_ops, queries: self.queries - before.queries }
+        StoreCounts {
+            gets: self.gets - before.gets,
+            writes: self.writes - before.writes,
+            write_ops: self.write_ops - before.write_ops,
+            queries: self.queries - before.queries,
+        }
     }
 }
 
@@ -150,14 +155,22 @@ async fn main() {
     let settings = registry.get(Environment::Sandbox, Chain::Base).unwrap().clone();
 
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(CountingStore { inner: EmbeddedStore::open(dir.path()).unwrap(), gets: AtomicUsize::new(0), writes: AtomicUsize::new(0), write_ops: AtomicUsize::new(0), queries: AtomicUsize::new(0) });
+    let store = Arc::new(CountingStore {
+        inner: EmbeddedStore::open(dir.path()).unwrap(),
+        gets: AtomicUsize::new(0),
+        writes: AtomicUsize::new(0),
+        write_ops: AtomicUsize::new(0),
+        queries: AtomicUsize::new(0),
+    });
     let mut h = Harness::on_store(store.clone(), None).await;
     h.app.chains = Arc::new(registry);
     let key = h.tenant.sandbox.clone();
     let recipient_text = payouts::domain::settlement::display_account(Chain::Base, recipient);
     let started = Instant::now();
     for (i, hash) in hashes.iter().enumerate() {
-        let body = json!({ "recipient_address": recipient_text, "chain": "base", "token": "USDC", "amount": 1, "currency": "USD" }).to_string().replace("\"amount\":1", &format!("\"amount\":{}", amount_text(BASE_AMOUNT + i as u128)));
+        let body = json!({ "recipient_address": recipient_text, "chain": "base", "token": "USDC", "amount": 1, "currency": "USD" })
+            .to_string()
+            .replace("\"amount\":1", &format!("\"amount\":{}", amount_text(BASE_AMOUNT + i as u128)));
         let created = h.call(http::Method::POST, "/v1/payouts", Some(&key), Some(&body)).await;
         assert_eq!(created.status, 201, "{}", created.json);
         let id = created.id();
@@ -188,7 +201,15 @@ async fn main() {
         let started = Instant::now();
         let report = watcher.sweep().await.unwrap();
         let wall = started.elapsed();
-        Measured { label, report, requests: proxy.requests(), calls: proxy.calls(), store: store.counts() - before, bus_calls: bus.attempts() - bus_before, wall }
+        Measured {
+            label,
+            report,
+            requests: proxy.requests(),
+            calls: proxy.calls(),
+            store: store.counts() - before,
+            bus_calls: bus.attempts() - bus_before,
+            wall,
+        }
     }
 
     let mut rows = Vec::new();
@@ -219,7 +240,9 @@ async fn main() {
     println!();
     println!("Chain-watcher sweep, {n} intents on one chain (anvil on 127.0.0.1, embedded store, RPC max_batch {}, one run)", options.max_batch);
     println!();
-    println!("| sweep | intents checked | changed | RPC HTTP requests | JSON-RPC calls | store reads (get/query) | store writes (ops) | bus calls | sweep wall time | bare receipts time | ratio |");
+    println!(
+        "| sweep | intents checked | changed | RPC HTTP requests | JSON-RPC calls | store reads (get/query) | store writes (ops) | bus calls | sweep wall time | bare receipts time | ratio |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &rows {
         println!(
@@ -240,5 +263,9 @@ async fn main() {
         );
     }
     println!();
-    println!("Bare receipts: `RpcChainReader::snapshot` of the same {n} hashes, {bare_requests} HTTP requests, median of 5 ({} – {}).", ms(bare[0]), ms(bare[bare.len() - 1]));
+    println!(
+        "Bare receipts: `RpcChainReader::snapshot` of the same {n} hashes, {bare_requests} HTTP requests, median of 5 ({} – {}).",
+        ms(bare[0]),
+        ms(bare[bare.len() - 1])
+    );
 }

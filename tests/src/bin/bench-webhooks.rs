@@ -16,7 +16,7 @@ use payouts::domain::org::Plan;
 use payouts::domain::webhook::{RetrySchedule, WebhookSecret};
 use payouts::ports::store::{Condition, WriteOp};
 use payouts::service::dispatcher::Dispatcher;
-use payouts::service::{admin, records, App};
+use payouts::service::{App, admin, records};
 use payouts_tests::receiver::Receiver;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -59,13 +59,17 @@ async fn main() {
         disabled_reason: None,
         created_at: now,
     };
-    app.store.write(vec![WriteOp::Put { item: records::endpoint_item(&endpoint, 1).unwrap(), condition: Some(Condition::Absent { now_unix: now.timestamp() }) }]).await.unwrap();
+    app.store
+        .write(vec![WriteOp::Put { item: records::endpoint_item(&endpoint, 1).unwrap(), condition: Some(Condition::Absent { now_unix: now.timestamp() }) }])
+        .await
+        .unwrap();
     let mut events = Vec::with_capacity(deliveries);
     for chunk in 0..deliveries.div_ceil(50) {
         let mut ops = Vec::new();
         for _ in 0..50.min(deliveries - chunk * 50) {
             let data = json!({"id": PayoutId::generate().to_string(), "status": "settled"});
-            let event = Event::new(EventType::PayoutSettled, org.id.clone(), Environment::Sandbox, data["id"].as_str().unwrap().to_owned(), &data, app.now()).unwrap();
+            let event =
+                Event::new(EventType::PayoutSettled, org.id.clone(), Environment::Sandbox, data["id"].as_str().unwrap().to_owned(), &data, app.now()).unwrap();
             ops.push(WriteOp::Put { item: records::event_item(&event, 1).unwrap(), condition: None });
             events.push(event);
         }
