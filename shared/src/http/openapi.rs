@@ -3,8 +3,7 @@
 use crate::domain::endpoint::EndpointView;
 use crate::domain::payout::PayoutView;
 use crate::error::ErrorBody;
-use crate::service::payouts::PayoutList;
-use crate::service::webhooks::{DeliveryList, EndpointList, EventList};
+use crate::service::pagination::ListBody;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -65,7 +64,7 @@ fn create_payout() {}
         ("due_date_after" = Option<String>, Query, format = DateTime),
         ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = PayoutList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = ListBody<PayoutView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_payouts() {}
 
@@ -75,7 +74,7 @@ fn list_payouts() {}
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = crate::service::settlements::SettlementList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = ListBody<crate::domain::settlement::SettlementView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_settlements() {}
 
@@ -122,7 +121,7 @@ fn create_webhook() {}
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "Webhooks", operation_id = "listWebhookEndpoints",
     params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = EndpointList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = ListBody<EndpointView>), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_webhooks() {}
 
@@ -140,7 +139,7 @@ fn delete_webhook() {}
 
 #[utoipa::path(get, path = "/v1/webhooks/{webhook_id}/deliveries", tag = "Webhooks", operation_id = "listWebhookDeliveries",
     params(("webhook_id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ListBody<crate::domain::endpoint::DeliveryView>), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_deliveries() {}
 
@@ -152,7 +151,7 @@ fn retry_delivery() {}
 
 #[utoipa::path(get, path = "/v1/events", tag = "Events", operation_id = "listEvents",
     params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = ListBody<crate::domain::event::EventView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_events() {}
 

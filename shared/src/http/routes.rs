@@ -5,7 +5,8 @@ use super::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::domain::org::ApiKeySecret;
 use crate::error::ApiError;
 use crate::service::auth::presented_key;
-use crate::service::payouts::{self, Reply};
+use crate::service::payouts;
+use crate::service::reply::Reply;
 use crate::service::{App, webhooks};
 use http::{Method, StatusCode};
 

@@ -135,6 +135,13 @@ pub struct IndexPosition {
     pub key: ItemKey,
 }
 
+impl IndexPosition {
+    /// Where `item` stands in `index` (`None` if it is not in that index).
+    pub fn of(item: &Item, index: IndexName) -> Option<IndexPosition> {
+        Some(IndexPosition { index_sk: item.index(index)?.sk.clone(), key: item.key.clone() })
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct IndexQuery {
     pub index: IndexName,
@@ -150,6 +157,27 @@ pub struct IndexQuery {
     pub limit: usize,
     /// Unix seconds; expired items are skipped.
     pub now_unix: i64,
+}
+
+impl IndexQuery {
+    /// One partition of an index, unfiltered, from its start, 100 items per call.
+    pub fn partition(index: IndexName, pk: impl Into<String>, descending: bool, now_unix: i64) -> IndexQuery {
+        IndexQuery { index, pk: pk.into(), sk_at_most: None, after: None, filters: Vec::new(), descending, limit: 100, now_unix }
+    }
+}
+
+/// Every item of a query, following its pages: for the few reads that need a whole partition.
+pub async fn read_all(store: &dyn Store, mut query: IndexQuery) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    loop {
+        let page = store.query(&query).await?;
+        let full = page.len() == query.limit;
+        query.after = page.last().filter(|_| full).and_then(|last| IndexPosition::of(last, query.index));
+        items.extend(page);
+        if query.after.is_none() {
+            return Ok(items);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

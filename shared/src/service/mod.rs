@@ -9,6 +9,7 @@ pub mod input;
 pub mod pagination;
 pub mod payouts;
 pub mod records;
+pub mod reply;
 pub mod settlements;
 pub mod watcher;
 pub mod webhooks;

@@ -3,10 +3,12 @@
 //! A cursor is the position of the last item of a page, bound to the query that produced it
 //! (index partition and filters), so it cannot be replayed against another list or tenant.
 
+use super::records::decode;
 use crate::error::ApiError;
 use crate::ports::store::{IndexPosition, IndexQuery, Item, ItemKey, Store};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -58,6 +60,53 @@ pub fn decode_cursor(query: &IndexQuery, cursor: &str) -> Result<IndexPosition, 
     Ok(IndexPosition { index_sk: data.s, key: ItemKey { pk: data.p, sk: data.k } })
 }
 
+/// Every list response: `{"data": [...], "has_more", "next_cursor"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListBody<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    #[schema(nullable)]
+    pub next_cursor: Option<String>,
+}
+
+/// A list request's query string: only the route's filters plus `limit` and `cursor` are
+/// accepted (anything else is a 400 naming it).
+pub struct ListParams<'a> {
+    params: &'a [(String, String)],
+    pub limit: usize,
+}
+
+impl<'a> ListParams<'a> {
+    pub fn parse(params: &'a [(String, String)], filters: &[&str]) -> Result<ListParams<'a>, ApiError> {
+        if let Some((unknown, _)) = params.iter().find(|(name, _)| !filters.contains(&name.as_str()) && name != "limit" && name != "cursor") {
+            return Err(ApiError::unknown_parameter(unknown));
+        }
+        let mut list = ListParams { params, limit: DEFAULT_LIMIT };
+        list.limit = parse_limit(list.get("limit"))?;
+        Ok(list)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// One page of `query` as a list response: each record decoded and turned into its public view
+/// (`None` leaves it out).
+pub async fn list_page<R: DeserializeOwned, V>(
+    store: &dyn Store,
+    query: IndexQuery,
+    params: &ListParams<'_>,
+    view: impl Fn(R) -> Option<V>,
+) -> Result<ListBody<V>, ApiError> {
+    let page = fetch_page(store, query, params.get("cursor"), params.limit).await?;
+    let mut data = Vec::with_capacity(page.items.len());
+    for item in &page.items {
+        data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));
+    }
+    Ok(ListBody { data, has_more: page.has_more, next_cursor: page.next_cursor })
+}
+
 /// One page of a list response.
 pub struct Page {
     pub items: Vec<Item>,
@@ -72,14 +121,8 @@ pub async fn fetch_page(store: &dyn Store, mut query: IndexQuery, cursor: Option
     let mut items = store.query(&query).await.map_err(ApiError::internal)?;
     let has_more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor = if has_more {
-        items.last().and_then(|last| {
-            let index_sk = last.index(query.index)?.sk.clone();
-            Some(encode_cursor(&query, &IndexPosition { index_sk, key: last.key.clone() }))
-        })
-    } else {
-        None
-    };
+    let next_cursor =
+        if has_more { items.last().and_then(|last| IndexPosition::of(last, query.index)).map(|position| encode_cursor(&query, &position)) } else { None };
     Ok(Page { items, has_more, next_cursor })
 }
 

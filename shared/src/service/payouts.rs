@@ -6,47 +6,25 @@ use super::App;
 use super::auth::{Principal, authenticate};
 use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, check_length};
-use super::pagination::{fetch_page, parse_limit};
+use super::pagination::{ListParams, list_page};
 use super::records::{self, ATTR_DUE, TxClaim, decode, payout_item, payout_key, tx_claim_item};
+use super::reply::Reply;
 use crate::domain::address::{ChainAddress, TxHash};
 use crate::domain::chain::{Chain, Token};
 use crate::domain::event::Event;
 use crate::domain::ids::PayoutId;
 use crate::domain::money::{Amount, AmountError};
 use crate::domain::org::{ApiKeySecret, Feature};
-use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, PayoutView, ReferenceType, TransitionError};
+use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, ReferenceType, TransitionError};
 use crate::domain::time::{Timestamp, parse_rfc3339, sort_key};
 use crate::error::ApiError;
 use crate::ports::queue::TxMessage;
 use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, StoreError, WriteOp};
-use serde::Serialize;
 
 /// How often a mutation re-reads and re-decides after losing a race on the intent's version.
 const MAX_ATTEMPTS: usize = 3;
 const DESCRIPTION_MAX: usize = 512;
 const REFERENCE_ID_MAX: usize = 255;
-
-/// A JSON response body and its status; `replayed` when it comes from an idempotency record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
-    pub body: String,
-    pub replayed: bool,
-}
-
-impl Reply {
-    fn json(status: u16, value: &impl Serialize) -> Result<Reply, ApiError> {
-        Ok(Reply { status, body: serde_json::to_string(value).map_err(ApiError::internal)?, replayed: false })
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PayoutList {
-    pub data: Vec<PayoutView>,
-    pub has_more: bool,
-    #[schema(nullable)]
-    pub next_cursor: Option<String>,
-}
 
 fn payout_not_found(id: &str) -> ApiError {
     ApiError::not_found("payout_not_found", "payout intent", id, "id")
@@ -195,7 +173,7 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
             }
             Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(2) => {
                 let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-                return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
+                return Ok(Reply::replay(stored));
             }
             // A concurrent duplicate (same idempotency key) was being written: try again, which
             // then replays its response.
@@ -214,17 +192,12 @@ pub async fn get(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, Ap
     Reply::json(200, &intent.view())
 }
 
-const LIST_PARAMETERS: [&str; 5] = ["status", "due_date_before", "due_date_after", "cursor", "limit"];
-
 pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let (principal, _) = authenticate(app, secret, &[]).await?;
     principal.require(Feature::Payouts)?;
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    if let Some((unknown, _)) = params.iter().find(|(k, _)| !LIST_PARAMETERS.contains(&k.as_str())) {
-        return Err(ApiError::unknown_parameter(unknown));
-    }
-    let limit = parse_limit(param("limit"))?;
-    let status = param("status")
+    let params = ListParams::parse(params, &["status", "due_date_before", "due_date_after"])?;
+    let status = params
+        .get("status")
         .map(|text| {
             PayoutStatus::parse(text).ok_or_else(|| {
                 let all: Vec<&str> = PayoutStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -233,7 +206,8 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
         })
         .transpose()?;
     let date = |name: &str| {
-        param(name)
+        params
+            .get(name)
             .map(|text| {
                 parse_rfc3339(text)
                     .ok_or_else(|| ApiError::invalid_parameter(name, format!("{name} must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z.")))
@@ -246,15 +220,12 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
         Some(status) => (IndexName::Gsi2, records::payouts_of_status(&principal.org_id, principal.environment, status)),
         None => (IndexName::Gsi1, records::payouts_of(&principal.org_id, principal.environment)),
     };
-    let mut filters = Vec::new();
+    let mut query = IndexQuery::partition(index, pk, true, app.now().timestamp());
     if before.is_some() || after.is_some() {
-        filters.push(AttrRange { attr: ATTR_DUE.into(), greater_than: after.as_ref().map(sort_key), less_than: before.as_ref().map(sort_key) });
+        query.filters.push(AttrRange { attr: ATTR_DUE.into(), greater_than: after.as_ref().map(sort_key), less_than: before.as_ref().map(sort_key) });
     }
-    let query = IndexQuery { index, pk, sk_at_most: None, after: None, filters, descending: true, limit, now_unix: app.now().timestamp() };
-    let page = fetch_page(app.store.as_ref(), query, param("cursor"), limit).await?;
-    let data =
-        page.items.iter().map(|item| decode::<PayoutIntent>(item).map(|intent| intent.view())).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    Reply::json(200, &PayoutList { data, has_more: page.has_more, next_cursor: page.next_cursor })
+    let list = list_page(app.store.as_ref(), query, &params, |intent: PayoutIntent| Some(intent.view())).await?;
+    Reply::json(200, &list)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +329,7 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
                 if let Some(guard) = &guard
                     && let Some(stored) = guard.prior_response(app).await?
                 {
-                    return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
+                    return Ok(Reply::replay(stored));
                 }
                 return Err(transition_error(error));
             }
@@ -389,7 +360,7 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
             }
             Err(error) if guard.is_some() && error.failed_at(3) => {
                 let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-                return Ok(Reply { status: stored.status, body: stored.body, replayed: true });
+                return Ok(Reply::replay(stored));
             }
             Err(error) if error.failed_at(0) || matches!(error, StoreError::Contention) => (intent, version) = reload(app, &principal, &intent.id).await?,
             Err(error) if error.failed_at(2) => return Err(ApiError::tx_hash_already_used()),

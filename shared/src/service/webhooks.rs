@@ -5,61 +5,21 @@ use super::auth::{Principal, authenticate};
 use super::dispatcher::Dispatcher;
 use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, check_length};
-use super::pagination::{fetch_page, parse_limit};
-use super::payouts::Reply;
+use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
-use crate::domain::endpoint::{Delivery, EndpointStatus, EndpointView, WebhookEndpoint};
-use crate::domain::event::{Event, EventType, EventView};
+use super::reply::Reply;
+use crate::domain::endpoint::{Delivery, EndpointStatus, WebhookEndpoint};
+use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp};
-use serde::Serialize;
 
 const DESCRIPTION_MAX: usize = 256;
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct EndpointList {
-    pub data: Vec<EndpointView>,
-    pub has_more: bool,
-    #[schema(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct EventList {
-    pub data: Vec<EventView>,
-    pub has_more: bool,
-    #[schema(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DeliveryList {
-    pub data: Vec<crate::domain::endpoint::DeliveryView>,
-    pub has_more: bool,
-    #[schema(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-fn json(status: u16, value: &impl Serialize) -> Result<Reply, ApiError> {
-    Ok(Reply { status, body: serde_json::to_string(value).map_err(ApiError::internal)?, replayed: false })
-}
-
 fn webhook_not_found(id: &str) -> ApiError {
     ApiError::not_found("webhook_not_found", "webhook endpoint", id, "webhook_id")
-}
-
-fn only_known_params(params: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
-    match params.iter().find(|(name, _)| !allowed.contains(&name.as_str())) {
-        Some((name, _)) => Err(ApiError::unknown_parameter(name)),
-        None => Ok(()),
-    }
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 async fn webhook_principal(app: &App, secret: &ApiKeySecret) -> Result<Principal, ApiError> {
@@ -124,7 +84,7 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         disabled_reason: None,
         created_at: now,
     };
-    let reply = json(201, &endpoint.view(true))?;
+    let reply = Reply::json(201, &endpoint.view(true))?;
     let mut ops = vec![WriteOp::Put {
         item: records::endpoint_item(&endpoint, 1).map_err(ApiError::internal)?,
         condition: Some(Condition::Absent { now_unix: now.timestamp() }),
@@ -136,7 +96,7 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         Ok(()) => Ok(reply),
         Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(1) => {
             let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-            Ok(Reply { status: stored.status, body: stored.body, replayed: true })
+            Ok(Reply::replay(stored))
         }
         Err(error) => Err(ApiError::internal(error)),
     }
@@ -144,28 +104,16 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
 
 pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
-    only_known_params(params, &["cursor", "limit"])?;
-    let limit = parse_limit(param(params, "limit"))?;
-    let query = IndexQuery {
-        index: IndexName::Gsi1,
-        pk: records::endpoints_of(&principal.org_id, principal.environment),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: true,
-        limit,
-        now_unix: app.now().timestamp(),
-    };
-    let page = fetch_page(app.store.as_ref(), query, param(params, "cursor"), limit).await?;
-    let data =
-        page.items.iter().map(|item| decode::<WebhookEndpoint>(item).map(|e| e.view(false))).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    json(200, &EndpointList { data, has_more: page.has_more, next_cursor: page.next_cursor })
+    let params = ListParams::parse(params, &[])?;
+    let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&principal.org_id, principal.environment), true, app.now().timestamp());
+    let list = list_page(app.store.as_ref(), query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(false))).await?;
+    Reply::json(200, &list)
 }
 
 pub async fn get_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
     let (endpoint, _) = owned_endpoint(app, &principal, id).await?;
-    json(200, &endpoint.view(false))
+    Reply::json(200, &endpoint.view(false))
 }
 
 /// 204. Deliveries already made stay listed; pending ones end as failed.
@@ -173,7 +121,7 @@ pub async fn delete_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Resu
     let principal = webhook_principal(app, secret).await?;
     let (endpoint, version) = owned_endpoint(app, &principal, id).await?;
     match app.store.write(vec![WriteOp::Delete { key: records::endpoint_key(&endpoint.id), condition: Some(Condition::Version(version)) }]).await {
-        Ok(()) => Ok(Reply { status: 204, body: String::new(), replayed: false }),
+        Ok(()) => Ok(Reply::no_content()),
         Err(StoreError::ConditionFailed { .. }) => Err(ApiError::concurrent_update()),
         Err(error) => Err(ApiError::internal(error)),
     }
@@ -181,22 +129,11 @@ pub async fn delete_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Resu
 
 pub async fn list_deliveries(app: &App, secret: &ApiKeySecret, webhook_id: &str, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
-    only_known_params(params, &["cursor", "limit"])?;
+    let params = ListParams::parse(params, &[])?;
     let (endpoint, _) = owned_endpoint(app, &principal, webhook_id).await?;
-    let limit = parse_limit(param(params, "limit"))?;
-    let query = IndexQuery {
-        index: IndexName::Gsi1,
-        pk: records::deliveries_of(&endpoint.id),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: true,
-        limit,
-        now_unix: app.now().timestamp(),
-    };
-    let page = fetch_page(app.store.as_ref(), query, param(params, "cursor"), limit).await?;
-    let data = page.items.iter().map(|item| decode::<Delivery>(item).map(|d| d.view())).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    json(200, &DeliveryList { data, has_more: page.has_more, next_cursor: page.next_cursor })
+    let query = IndexQuery::partition(IndexName::Gsi1, records::deliveries_of(&endpoint.id), true, app.now().timestamp());
+    let list = list_page(app.store.as_ref(), query, &params, |delivery: Delivery| Some(delivery.view())).await?;
+    Reply::json(200, &list)
 }
 
 /// Re-sends one delivery now, whatever its status, and answers with the delivery after it.
@@ -205,16 +142,7 @@ pub async fn retry_delivery(app: &App, dispatcher: &Dispatcher, secret: &ApiKeyS
     let (endpoint, _) = owned_endpoint(app, &principal, webhook_id).await?;
     let not_found = || ApiError::not_found("delivery_not_found", "delivery", delivery_id, "delivery_id");
     let id = DeliveryId::parse(delivery_id).ok_or_else(not_found)?;
-    let query = IndexQuery {
-        index: IndexName::Gsi2,
-        pk: records::delivery_by_id(&id),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 1,
-        now_unix: app.now().timestamp(),
-    };
+    let query = IndexQuery { limit: 1, ..IndexQuery::partition(IndexName::Gsi2, records::delivery_by_id(&id), false, app.now().timestamp()) };
     let item = app.store.query(&query).await.map_err(ApiError::internal)?.pop().ok_or_else(not_found)?;
     let delivery: Delivery = decode(&item).map_err(ApiError::internal)?;
     if delivery.webhook_id != endpoint.id {
@@ -222,7 +150,7 @@ pub async fn retry_delivery(app: &App, dispatcher: &Dispatcher, secret: &ApiKeyS
     }
     let delivery =
         dispatcher.attempt_now(&delivery.webhook_id, &delivery.event_id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::concurrent_update)?;
-    json(200, &delivery.view())
+    Reply::json(200, &delivery.view())
 }
 
 fn event_not_found(id: &str) -> ApiError {
@@ -231,20 +159,17 @@ fn event_not_found(id: &str) -> ApiError {
 
 pub async fn list_events(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let (principal, _) = authenticate(app, secret, &[]).await?;
-    only_known_params(params, &["type", "cursor", "limit"])?;
-    let limit = parse_limit(param(params, "limit"))?;
-    let pk = match param(params, "type") {
-        None => records::events_of(&principal.org_id, principal.environment),
+    let params = ListParams::parse(params, &["type"])?;
+    let (index, pk) = match params.get("type") {
+        None => (IndexName::Gsi1, records::events_of(&principal.org_id, principal.environment)),
         Some(text) => {
             let event_type = EventType::parse(text).ok_or_else(|| ApiError::invalid_parameter("type", format!("Unknown event type {text:?}.")))?;
-            records::events_of_type(&principal.org_id, principal.environment, event_type)
+            (IndexName::Gsi2, records::events_of_type(&principal.org_id, principal.environment, event_type))
         }
     };
-    let index = if param(params, "type").is_some() { IndexName::Gsi2 } else { IndexName::Gsi1 };
-    let query = IndexQuery { index, pk, sk_at_most: None, after: None, filters: vec![], descending: true, limit, now_unix: app.now().timestamp() };
-    let page = fetch_page(app.store.as_ref(), query, param(params, "cursor"), limit).await?;
-    let data = page.items.iter().map(|item| decode::<Event>(item).map(|e| e.view())).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    json(200, &EventList { data, has_more: page.has_more, next_cursor: page.next_cursor })
+    let query = IndexQuery::partition(index, pk, true, app.now().timestamp());
+    let list = list_page(app.store.as_ref(), query, &params, |event: Event| Some(event.view())).await?;
+    Reply::json(200, &list)
 }
 
 pub async fn get_event(app: &App, secret: &ApiKeySecret, id_text: &str) -> Result<Reply, ApiError> {
@@ -258,5 +183,5 @@ pub async fn get_event(app: &App, secret: &ApiKeySecret, id_text: &str) -> Resul
     if !principal.owns(&event.org_id, event.environment) {
         return Err(event_not_found(id_text));
     }
-    json(200, &event.view())
+    Reply::json(200, &event.view())
 }
