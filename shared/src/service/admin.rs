@@ -6,7 +6,7 @@ use super::records::{self, api_key_item, decode, org_item, org_key};
 use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::{ApiKey, ApiKeySecret, Organization, Plan};
-use crate::ports::store::{Condition, IndexName, IndexQuery, Item, StoreError, WriteOp};
+use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
 use rust_decimal::Decimal;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,32 +39,9 @@ pub async fn load_org(app: &App, org_id: &OrgId) -> Result<(Organization, u64), 
 
 /// Every key of an organization, oldest first.
 pub async fn list_keys(app: &App, org_id: &OrgId) -> Result<Vec<(ApiKey, u64)>, AdminError> {
-    let mut keys = Vec::new();
-    let mut query = IndexQuery {
-        index: IndexName::Gsi1,
-        pk: records::api_keys_of_org(org_id),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 100,
-        now_unix: app.now().timestamp(),
-    };
-    loop {
-        let page = app.store.query(&query).await?;
-        let full = page.len() == query.limit;
-        for item in &page {
-            keys.push((decode::<ApiKey>(item)?, item.version));
-        }
-        match page.last().filter(|_| full) {
-            Some(last) => query.after = position(last, IndexName::Gsi1),
-            None => return Ok(keys),
-        }
-    }
-}
-
-fn position(item: &Item, index: IndexName) -> Option<crate::ports::store::IndexPosition> {
-    Some(crate::ports::store::IndexPosition { index_sk: item.index(index)?.sk.clone(), key: item.key.clone() })
+    let query = IndexQuery::partition(IndexName::Gsi1, records::api_keys_of_org(org_id), false, app.now().timestamp());
+    let items = read_all(app.store.as_ref(), query).await?;
+    Ok(items.iter().map(|item| decode::<ApiKey>(item).map(|key| (key, item.version))).collect::<Result<_, _>>()?)
 }
 
 /// Creates a key and returns its secret: the only time it is ever available.
@@ -93,16 +70,7 @@ pub async fn create_key(app: &App, org_id: &OrgId, environment: Environment) -> 
 }
 
 async fn find_key(app: &App, key_id: &ApiKeyId) -> Result<(ApiKey, u64), AdminError> {
-    let query = IndexQuery {
-        index: IndexName::Gsi2,
-        pk: records::api_key_by_id(key_id),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 1,
-        now_unix: app.now().timestamp(),
-    };
+    let query = IndexQuery { limit: 1, ..IndexQuery::partition(IndexName::Gsi2, records::api_key_by_id(key_id), false, app.now().timestamp()) };
     let item = app.store.query(&query).await?.pop().ok_or_else(|| AdminError::UnknownKey(key_id.to_string()))?;
     // Index reads are eventually consistent in DynamoDB: re-read the item itself.
     let item = app.store.get(&[item.key]).await?.pop().flatten().ok_or_else(|| AdminError::UnknownKey(key_id.to_string()))?;
@@ -148,11 +116,6 @@ pub async fn set_amount_tolerance(app: &App, org_id: &OrgId, tolerance: Decimal)
     Ok(org)
 }
 
-/// Marks a data directory as bootstrapped, so the development organization is made once.
-fn bootstrap_marker() -> crate::ports::store::ItemKey {
-    crate::ports::store::ItemKey::new("LOCAL#BOOTSTRAP", "BOOTSTRAP")
-}
-
 /// What a fresh local data directory starts with.
 pub struct DevBootstrap {
     pub org: Organization,
@@ -163,7 +126,7 @@ pub struct DevBootstrap {
 /// On a fresh store, creates a development organization (plan enterprise) with one live and one
 /// sandbox key, all in one write; `None` when the store was bootstrapped before.
 pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminError> {
-    if app.store.get(&[bootstrap_marker()]).await?.pop().flatten().is_some() {
+    if app.store.get(&[records::bootstrap_marker_key()]).await?.pop().flatten().is_some() {
         return Ok(None);
     }
     let now = app.now();
@@ -186,16 +149,8 @@ pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminE
     let live = make_key(Environment::Live);
     let sandbox = make_key(Environment::Sandbox);
     let absent = || Some(Condition::Absent { now_unix: now.timestamp() });
-    let marker = Item {
-        key: bootstrap_marker(),
-        version: 1,
-        expires_at: None,
-        indexes: [None, None, None],
-        attrs: Default::default(),
-        body: serde_json::json!({ "org_id": org.id }).to_string(),
-    };
     let ops = vec![
-        WriteOp::Put { item: marker, condition: absent() },
+        WriteOp::Put { item: records::bootstrap_marker_item(&org.id)?, condition: absent() },
         WriteOp::Put { item: org_item(&org, 1)?, condition: absent() },
         WriteOp::Put { item: api_key_item(&live.0, 1)?, condition: absent() },
         WriteOp::Put { item: api_key_item(&sandbox.0, 1)?, condition: absent() },

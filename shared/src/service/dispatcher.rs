@@ -11,9 +11,9 @@ use super::records::{self, decode};
 use crate::domain::endpoint::{Attempt, Delivery, DeliveryStatus, EndpointStatus, WebhookEndpoint};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::domain::time::{Timestamp, sort_key};
+use crate::domain::time::Timestamp;
 use crate::domain::webhook::RetrySchedule;
-use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, StoreError, WriteOp};
+use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
 use crate::ports::webhook::{WebhookRequest, WebhookSender};
 use async_trait::async_trait;
 use chrono::Duration;
@@ -96,31 +96,15 @@ impl Dispatcher {
 
     /// Active endpoints of the event's organization and environment subscribed to its type.
     async fn endpoints_for(&self, event: &Event) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        let mut query = IndexQuery {
-            index: IndexName::Gsi1,
-            pk: records::endpoints_of(&event.org_id, event.environment),
-            sk_at_most: None,
-            after: None,
-            filters: vec![],
-            descending: false,
-            limit: 100,
-            now_unix: self.app.now().timestamp(),
-        };
+        let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&event.org_id, event.environment), false, self.app.now().timestamp());
         let mut endpoints = Vec::new();
-        loop {
-            let page = self.app.store.query(&query).await?;
-            let full = page.len() == query.limit;
-            for item in &page {
-                let endpoint: WebhookEndpoint = decode(item)?;
-                if endpoint.wants(event.event_type) {
-                    endpoints.push(endpoint);
-                }
-            }
-            match page.last().filter(|_| full) {
-                Some(last) => query.after = last.index(IndexName::Gsi1).map(|i| IndexPosition { index_sk: i.sk.clone(), key: last.key.clone() }),
-                None => return Ok(endpoints),
+        for item in read_all(self.app.store.as_ref(), query).await? {
+            let endpoint: WebhookEndpoint = decode(&item)?;
+            if endpoint.wants(event.event_type) {
+                endpoints.push(endpoint);
             }
         }
+        Ok(endpoints)
     }
 
     /// A retry-queue message arrived: attempt if due, or wait longer (re-enqueue).
@@ -135,14 +119,9 @@ impl Dispatcher {
     pub async fn run_due(&self, limit: usize) -> Result<DispatchReport, StoreError> {
         let now = self.app.now();
         let query = IndexQuery {
-            index: IndexName::Gsi3,
-            pk: records::DUE_PARTITION.into(),
-            sk_at_most: Some(format!("{}~", sort_key(&now))),
-            after: None,
-            filters: vec![],
-            descending: false,
+            sk_at_most: Some(records::due_by(&now)),
             limit,
-            now_unix: now.timestamp(),
+            ..IndexQuery::partition(IndexName::Gsi3, records::DUE_PARTITION, false, now.timestamp())
         };
         let mut report = DispatchReport::default();
         for item in self.app.store.query(&query).await? {

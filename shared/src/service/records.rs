@@ -20,7 +20,7 @@ use crate::domain::ids::{ApiKeyId, EventId, OrgId, PayoutId};
 use crate::domain::org::{ApiKey, Organization};
 use crate::domain::payout::{PayoutIntent, PayoutStatus};
 use crate::domain::time::{Timestamp, sort_key};
-use crate::ports::store::{IndexKey, Item, ItemKey, StoreError};
+use crate::ports::store::{IndexKey, IndexPosition, Item, ItemKey, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -67,6 +67,34 @@ pub fn sweep_cursor_key(environment: Environment, chain: Chain) -> ItemKey {
     ItemKey::new(format!("SWEEP#{environment}#{chain}"), "CURSOR")
 }
 
+/// The stored form of a sweep cursor (an index position).
+#[derive(Serialize, Deserialize)]
+struct StoredPosition {
+    index_sk: String,
+    pk: String,
+    sk: String,
+}
+
+/// `None`: the next sweep starts from the beginning of the partition.
+pub fn sweep_cursor_item(environment: Environment, chain: Chain, resume_after: Option<&IndexPosition>) -> Result<Item, StoreError> {
+    let stored = resume_after.map(|p| StoredPosition { index_sk: p.index_sk.clone(), pk: p.key.pk.clone(), sk: p.key.sk.clone() });
+    Ok(plain(sweep_cursor_key(environment, chain), 1, encode(&stored)?))
+}
+
+pub fn sweep_cursor_position(item: &Item) -> Result<Option<IndexPosition>, StoreError> {
+    let stored: Option<StoredPosition> = decode(item)?;
+    Ok(stored.map(|p| IndexPosition { index_sk: p.index_sk, key: ItemKey { pk: p.pk, sk: p.sk } }))
+}
+
+/// Marks a local data directory as bootstrapped (the development organization is made once).
+pub fn bootstrap_marker_key() -> ItemKey {
+    ItemKey::new("LOCAL#BOOTSTRAP", "BOOTSTRAP")
+}
+
+pub fn bootstrap_marker_item(org: &OrgId) -> Result<Item, StoreError> {
+    Ok(plain(bootstrap_marker_key(), 1, encode(&serde_json::json!({ "org_id": org }))?))
+}
+
 pub fn tx_claim_key(environment: Environment, chain: Chain, tx_hash: &TxHash) -> ItemKey {
     ItemKey::new(format!("TX#{environment}#{chain}#{tx_hash}"), "TX")
 }
@@ -87,6 +115,12 @@ pub const OUTBOX_PARTITION: &str = "OUTBOX";
 
 pub fn idempotency_key(org: &OrgId, environment: Environment, key_hash: &str) -> ItemKey {
     ItemKey::new(format!("IDEM#{org}#{environment}#{key_hash}"), "IDEM")
+}
+
+/// The largest index sort key of an item due at `now`, for `{due}#{id}` sort keys ('~' sorts
+/// after the '#id' suffix of every item due at that very instant).
+pub fn due_by(now: &Timestamp) -> String {
+    format!("{}~", sort_key(now))
 }
 
 fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {

@@ -20,11 +20,11 @@ use crate::domain::ids::{OrgId, PayoutId, SettlementId};
 use crate::domain::org::Organization;
 use crate::domain::payout::PayoutIntent;
 use crate::domain::settlement::{Settlement, display_account};
-use crate::domain::time::{Timestamp, sort_key};
+use crate::domain::time::Timestamp;
 use crate::domain::verification::{Verdict, VerificationRules, decide};
 use crate::ports::bus::EventBus;
 use crate::ports::chain::{ChainError, ChainReader, TransferLog, TxReceipt};
-use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, Item, StoreError, WriteOp};
+use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, StoreError, WriteOp};
 use chrono::Duration;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
@@ -74,20 +74,6 @@ pub struct Watcher {
     pub bus: Arc<dyn EventBus>,
     readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>>,
     pub config: WatcherConfig,
-}
-
-/// Where the next sweep of one (environment, chain) resumes.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SweepCursor {
-    index_sk: Option<String>,
-    pk: Option<String>,
-    sk: Option<String>,
-}
-
-impl SweepCursor {
-    fn position(self) -> Option<IndexPosition> {
-        Some(IndexPosition { index_sk: self.index_sk?, key: crate::ports::store::ItemKey { pk: self.pk?, sk: self.sk? } })
-    }
 }
 
 /// One intent's verdict, ready to commit.
@@ -159,25 +145,12 @@ impl Watcher {
     /// within a few sweeps: none can hold the front of the index.
     async fn pending(&self, environment: Environment, chain: Chain, now: Timestamp) -> Result<Vec<(PayoutIntent, u64)>, WatchError> {
         let cursor_key = records::sweep_cursor_key(environment, chain);
-        let resume = self
-            .app
-            .store
-            .get(std::slice::from_ref(&cursor_key))
-            .await?
-            .pop()
-            .flatten()
-            .and_then(|item| decode::<SweepCursor>(&item).ok())
-            .and_then(SweepCursor::position);
+        let resume =
+            self.app.store.get(std::slice::from_ref(&cursor_key)).await?.pop().flatten().and_then(|item| records::sweep_cursor_position(&item).ok()).flatten();
         let base = IndexQuery {
-            index: IndexName::Gsi3,
-            pk: records::watch_partition(environment, chain),
-            // Due now or earlier ('~' sorts after the '#id' suffix).
-            sk_at_most: Some(format!("{}~", sort_key(&now))),
-            after: None,
-            filters: vec![],
-            descending: false,
+            sk_at_most: Some(records::due_by(&now)),
             limit: self.config.sweep_limit.clamp(1, 1_000),
-            now_unix: now.timestamp(),
+            ..IndexQuery::partition(IndexName::Gsi3, records::watch_partition(environment, chain), false, now.timestamp())
         };
         let mut intents = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -190,20 +163,20 @@ impl Watcher {
             for item in &page {
                 if !seen.insert(item.key.clone()) {
                     // Wrapped around to where this sweep began: everything due was read.
-                    return self.finish_pending(cursor_key, intents, previous, None).await;
+                    return self.finish_pending((environment, chain), intents, previous, None).await;
                 }
                 intents.push((decode::<PayoutIntent>(item)?, item.version));
                 if intents.len() >= self.config.sweep_limit {
-                    return self.finish_pending(cursor_key, intents, previous, position(item, IndexName::Gsi3)).await;
+                    return self.finish_pending((environment, chain), intents, previous, IndexPosition::of(item, IndexName::Gsi3)).await;
                 }
             }
             match page.last().filter(|_| full) {
-                Some(item) => query.after = position(item, IndexName::Gsi3),
+                Some(item) => query.after = IndexPosition::of(item, IndexName::Gsi3),
                 None if !wrapped => {
                     wrapped = true;
                     query = base.clone();
                 }
-                None => return self.finish_pending(cursor_key, intents, previous, None).await,
+                None => return self.finish_pending((environment, chain), intents, previous, None).await,
             }
         }
     }
@@ -212,7 +185,7 @@ impl Watcher {
     /// overwrite each other's position; either is a fine place to resume.
     async fn finish_pending(
         &self,
-        cursor_key: crate::ports::store::ItemKey,
+        (environment, chain): (Environment, Chain),
         intents: Vec<(PayoutIntent, u64)>,
         previous: Option<IndexPosition>,
         resume_after: Option<IndexPosition>,
@@ -220,13 +193,7 @@ impl Watcher {
         if previous == resume_after {
             return Ok(intents);
         }
-        let cursor = SweepCursor {
-            index_sk: resume_after.as_ref().map(|p| p.index_sk.clone()),
-            pk: resume_after.as_ref().map(|p| p.key.pk.clone()),
-            sk: resume_after.map(|p| p.key.sk),
-        };
-        let body = serde_json::to_string(&cursor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let item = Item { key: cursor_key, version: 1, expires_at: None, indexes: [None, None, None], attrs: Default::default(), body };
+        let item = records::sweep_cursor_item(environment, chain, resume_after.as_ref())?;
         self.app.store.write(vec![WriteOp::Put { item, condition: None }]).await?;
         Ok(intents)
     }
@@ -500,16 +467,7 @@ impl Watcher {
     /// Publishes every event record not yet on the bus (oldest first).
     pub async fn relay_outbox(&self) -> Result<usize, WatchError> {
         let now = self.app.now();
-        let query = IndexQuery {
-            index: IndexName::Gsi3,
-            pk: records::OUTBOX_PARTITION.into(),
-            sk_at_most: None,
-            after: None,
-            filters: vec![],
-            descending: false,
-            limit: self.config.outbox_limit,
-            now_unix: now.timestamp(),
-        };
+        let query = IndexQuery { limit: self.config.outbox_limit, ..IndexQuery::partition(IndexName::Gsi3, records::OUTBOX_PARTITION, false, now.timestamp()) };
         let items = self.app.store.query(&query).await?;
         let mut events = Vec::with_capacity(items.len());
         for item in &items {
@@ -521,8 +479,4 @@ impl Watcher {
         }
         Ok(published)
     }
-}
-
-fn position(item: &Item, index: IndexName) -> Option<IndexPosition> {
-    Some(IndexPosition { index_sk: item.index(index)?.sk.clone(), key: item.key.clone() })
 }
