@@ -1,28 +1,30 @@
-//! Process wiring: builds the [`App`] once from configuration, for Lambda (DynamoDB + SQS) or for
-//! local runs (embedded store + in-process queue). Binaries call these and nothing else.
+//! Process wiring: builds the [`App`] (and the watcher or dispatcher around it) once per process
+//! from configuration, for Lambda (DynamoDB, SQS, EventBridge) or for local runs (embedded store,
+//! in-process queue and bus). Binaries call these and nothing else.
 
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::memory_queue::InProcessQueue;
 use crate::adapters::rpc_chain::{RpcChainReader, RpcOptions};
-use crate::adapters::sqs::SqsTxQueue;
+use crate::adapters::sqs::{SqsRetryQueue, SqsTxQueue};
 use crate::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
 use crate::config::{ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars, parse_var, required};
 use crate::domain::chain::{Chain, Environment};
 use crate::domain::webhook::RetrySchedule;
 use crate::http::routes::Route;
-use crate::ports::bus::EventBus;
+use crate::ports::Store;
 use crate::ports::chain::ChainReader;
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
 use crate::ports::webhook::WebhookSender;
-use crate::ports::{Store, SystemClock};
 use crate::service::App;
 use crate::service::dispatcher::Dispatcher;
 use crate::service::watcher::{Watcher, WatcherConfig};
 use async_trait::async_trait;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
@@ -43,7 +45,7 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, ConfigEr
     }
 }
 
-/// A queue for processes that never enqueue (read-only routes, the admin CLI).
+/// A queue for processes that never enqueue (read-only routes, the workers, the admin CLI).
 struct NoQueue;
 
 #[async_trait]
@@ -53,10 +55,15 @@ impl TxQueue for NoQueue {
     }
 }
 
-/// The app of an API Lambda: DynamoDB, plus SQS for the routes that enqueue.
+/// An app on the DynamoDB table of a Lambda (`PAYOUTS_TABLE_NAME`).
+fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn TxQueue>) -> Result<App, ConfigError> {
+    let table = required(vars, "PAYOUTS_TABLE_NAME")?;
+    Ok(App::new(Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(config), table)), tx_queue, ChainRegistry::from_vars(vars)?))
+}
+
+/// The app of an API Lambda: DynamoDB, plus SQS for the route that enqueues.
 pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
     let vars = ProcessEnv;
-    let table = required(&vars, "PAYOUTS_TABLE_NAME")?;
     let config = aws_sdk_config().await;
     let tx_queue: Arc<dyn TxQueue> = match route {
         Route::ExecutePayout => Arc::new(SqsTxQueue::new(aws_sdk_sqs::Client::new(&config), required(&vars, "PAYOUTS_TX_QUEUE_URL")?)),
@@ -75,12 +82,7 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         | Route::GetEvent
         | Route::OpenApi => Arc::new(NoQueue),
     };
-    Ok(App {
-        store: Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
-        tx_queue,
-        clock: Arc::new(SystemClock),
-        chains: Arc::new(ChainRegistry::from_vars(&vars)?),
-    })
+    aws_app(&vars, &config, tx_queue)
 }
 
 /// Runs one API route as a Lambda function. Fails fast on missing configuration.
@@ -93,16 +95,14 @@ pub async fn run_api_route(route: Route) -> Result<(), lambda_http::Error> {
 /// An app on the configured store with no queue: for operator tools.
 pub async fn admin_app(vars: &dyn Vars) -> Result<App, ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
-    Ok(App { store: open_store(&choice).await?, tx_queue: Arc::new(NoQueue), clock: Arc::new(SystemClock), chains: Arc::new(ChainRegistry::from_vars(vars)?) })
+    Ok(App::new(open_store(&choice).await?, Arc::new(NoQueue), ChainRegistry::from_vars(vars)?))
 }
 
 /// The local runner's app: embedded (or configured) store, in-process queue.
 pub async fn local_app(vars: &dyn Vars) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<TxMessage>), ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
     let (queue, receiver) = InProcessQueue::new();
-    let app =
-        App { store: open_store(&choice).await?, tx_queue: Arc::new(queue), clock: Arc::new(SystemClock), chains: Arc::new(ChainRegistry::from_vars(vars)?) };
-    Ok((app, receiver))
+    Ok((App::new(open_store(&choice).await?, Arc::new(queue), ChainRegistry::from_vars(vars)?), receiver))
 }
 
 /// Chain-watcher settings: `PAYOUTS_TX_NOT_FOUND_WINDOW_SECONDS` (86400),
@@ -145,48 +145,73 @@ pub fn chain_readers(chains: &ChainRegistry, options: &RpcOptions) -> Result<Cha
     Ok(readers)
 }
 
-/// The chain-watcher of a Lambda: DynamoDB, EventBridge (`PAYOUTS_EVENT_BUS_NAME`), JSON-RPC.
-pub async fn lambda_watcher() -> Result<Watcher, ConfigError> {
+/// What a watcher Lambda reads: the chains (queue consumer, sweep) or only the outbox (relay).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum WatcherRole {
+    Chains,
+    OutboxOnly,
+}
+
+/// The chain-watcher of a Lambda: DynamoDB, EventBridge (`PAYOUTS_EVENT_BUS_NAME`), and JSON-RPC
+/// readers unless it only relays the outbox.
+pub async fn lambda_watcher(role: WatcherRole) -> Result<Watcher, ConfigError> {
     let vars = ProcessEnv;
-    let table = required(&vars, "PAYOUTS_TABLE_NAME")?;
     let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
     let config = aws_sdk_config().await;
-    let chains = ChainRegistry::from_vars(&vars)?;
-    let readers = chain_readers(&chains, &rpc_options(&vars)?)?;
-    let app = App {
-        store: Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
-        tx_queue: Arc::new(NoQueue),
-        clock: Arc::new(SystemClock),
-        chains: Arc::new(chains),
+    let app = aws_app(&vars, &config, Arc::new(NoQueue))?;
+    let readers = match role {
+        WatcherRole::Chains => chain_readers(&app.chains, &rpc_options(&vars)?)?,
+        WatcherRole::OutboxOnly => ChainReaders::new(),
     };
-    let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&config), bus_name));
+    let bus = Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&config), bus_name));
     Ok(Watcher::new(app, bus, readers, watcher_config(&vars)?))
+}
+
+/// Runs a non-HTTP Lambda: `context` is built once (failing fast), then each event of type `E`
+/// is handed to `handler` with it.
+async fn run_job<T, E, R, Fut>(context: Result<T, ConfigError>, handler: impl Fn(Arc<T>, E) -> Fut) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send,
+    R: serde::Serialize,
+    Fut: Future<Output = Result<R, String>>,
+{
+    let context = Arc::new(context.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?);
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<E>| {
+        let context = Arc::clone(&context);
+        async move { handler(context, event.payload).await.map_err(lambda_runtime::Error::from) }
+    }))
+    .await
 }
 
 /// The tx-queue consumer Lambda (SQS event source with `ReportBatchItemFailures`).
 pub async fn run_watcher_queue() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let watcher = &watcher;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(crate::jobs::watcher::handle_tx_queue(watcher, event.payload).await)
-    }))
+    run_job(
+        lambda_watcher(WatcherRole::Chains).await,
+        |watcher, event: SqsEvent| async move { Ok(crate::jobs::watcher::handle_tx_queue(&watcher, event).await) },
+    )
     .await
 }
 
 /// The scheduled sweep Lambda (EventBridge schedule).
 pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let watcher = &watcher;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
-            crate::jobs::watcher::handle_schedule(watcher, event.payload)
-                .await
-                .map(|report| serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published }))
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
-        },
-    ))
+    run_job(lambda_watcher(WatcherRole::Chains).await, |watcher, event: EventBridgeEvent<serde_json::Value>| async move {
+        let report = crate::jobs::watcher::handle_schedule(&watcher, event).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published }))
+    })
+    .await
+}
+
+/// The event relay Lambda (DynamoDB stream of the table, event records only).
+pub async fn run_event_relay() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    run_job(lambda_watcher(WatcherRole::OutboxOnly).await, |watcher, event: serde_json::Value| async move {
+        let records = event.get("Records").and_then(serde_json::Value::as_array).map(Vec::len).unwrap_or(0);
+        let published = crate::jobs::watcher::handle_stream(&watcher, records).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "published": published }))
+    })
     .await
 }
 
@@ -204,98 +229,65 @@ pub fn webhook_settings(vars: &dyn Vars, local_by_default: bool) -> Result<(Webh
     Ok((options, schedule))
 }
 
-fn sender(options: WebhookSenderOptions) -> Result<Arc<dyn WebhookSender>, ConfigError> {
+fn dispatcher(app: App, vars: &dyn Vars, local_by_default: bool, retry_queue: Option<Arc<SqsRetryQueue>>) -> Result<Dispatcher, ConfigError> {
+    let (options, schedule) = webhook_settings(vars, local_by_default)?;
     let sender = HttpWebhookSender::new(options).map_err(|e| ConfigError { variable: "PAYOUTS_WEBHOOK_TIMEOUT_MS".into(), problem: e.to_string() })?;
-    Ok(Arc::new(sender))
+    let sender: Arc<dyn WebhookSender> = Arc::new(sender);
+    Ok(Dispatcher { app, sender, schedule, retry_queue: retry_queue.map(|queue| queue as Arc<dyn crate::service::dispatcher::RetryQueue>) })
 }
 
-/// The dispatcher the API uses for a manual replay (`POST …/deliveries/{id}/retry`).
-pub fn api_dispatcher(app: &App) -> Result<Dispatcher, ConfigError> {
-    let in_lambda = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok();
-    let (options, schedule) = webhook_settings(&ProcessEnv, !in_lambda)?;
-    Ok(Dispatcher { app: app.clone(), sender: sender(options)?, schedule, retry_queue: None })
+/// The dispatcher the API uses for a manual replay (`POST …/deliveries/{id}/retry`). The webhook
+/// settings are read from the environment once per process, not per request.
+pub fn api_dispatcher(app: &App) -> Result<Dispatcher, String> {
+    static SETTINGS: OnceLock<Result<(WebhookSenderOptions, RetrySchedule), String>> = OnceLock::new();
+    let settings = SETTINGS.get_or_init(|| {
+        let in_lambda = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok();
+        webhook_settings(&ProcessEnv, !in_lambda).map_err(|e| e.to_string())
+    });
+    let (options, schedule) = settings.clone()?;
+    let sender = HttpWebhookSender::new(options).map_err(|e| e.to_string())?;
+    Ok(Dispatcher { app: app.clone(), sender: Arc::new(sender), schedule, retry_queue: None })
 }
 
 /// The dispatcher of a Lambda: DynamoDB, the HTTP sender, the SQS retry queue
 /// (`PAYOUTS_WEBHOOK_RETRY_QUEUE_URL`).
 pub async fn lambda_dispatcher() -> Result<Dispatcher, ConfigError> {
     let vars = ProcessEnv;
-    let table = required(&vars, "PAYOUTS_TABLE_NAME")?;
     let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
     let config = aws_sdk_config().await;
-    let (options, schedule) = webhook_settings(&vars, false)?;
-    let app = App {
-        store: Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
-        tx_queue: Arc::new(NoQueue),
-        clock: Arc::new(SystemClock),
-        chains: Arc::new(ChainRegistry::from_vars(&vars)?),
-    };
-    let retry_queue = Arc::new(crate::adapters::sqs::SqsRetryQueue::new(aws_sdk_sqs::Client::new(&config), retry_queue_url));
-    Ok(Dispatcher { app, sender: sender(options)?, schedule, retry_queue: Some(retry_queue) })
+    let app = aws_app(&vars, &config, Arc::new(NoQueue))?;
+    let retry_queue = Arc::new(SqsRetryQueue::new(aws_sdk_sqs::Client::new(&config), retry_queue_url));
+    dispatcher(app, &vars, false, Some(retry_queue))
 }
 
-async fn dispatcher_or_exit() -> Result<Dispatcher, lambda_runtime::Error> {
-    crate::telemetry::init();
-    Ok(lambda_dispatcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?)
+/// The local runner's dispatcher: same code, in-process retries (the due loop).
+pub fn local_dispatcher(app: &App, vars: &dyn Vars) -> Result<Dispatcher, ConfigError> {
+    dispatcher(app.clone(), vars, true, None)
 }
 
 /// The dispatcher Lambda, target of the EventBridge rule on the service's bus.
 pub async fn run_webhook_dispatcher() -> Result<(), lambda_runtime::Error> {
-    let dispatcher = dispatcher_or_exit().await?;
-    let dispatcher = &dispatcher;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<crate::domain::event::Event>>| async move {
-            crate::jobs::webhooks::handle_bus_event(dispatcher, event.payload)
-                .await
-                .map(|r| serde_json::json!({ "deliveries": r.deliveries_created, "succeeded": r.succeeded }))
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
-        },
-    ))
+    crate::telemetry::init();
+    run_job(lambda_dispatcher().await, |dispatcher, event: crate::jobs::webhooks::BusEvent| async move {
+        let report = crate::jobs::webhooks::handle_bus_event(&dispatcher, event).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "deliveries": report.deliveries_created, "succeeded": report.succeeded }))
+    })
     .await
 }
 
 /// The retry-queue consumer Lambda.
 pub async fn run_webhook_retries() -> Result<(), lambda_runtime::Error> {
-    let dispatcher = dispatcher_or_exit().await?;
-    let dispatcher = &dispatcher;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(crate::jobs::webhooks::handle_retry_queue(dispatcher, event.payload).await)
-    }))
-    .await
+    crate::telemetry::init();
+    run_job(lambda_dispatcher().await, |dispatcher, event: SqsEvent| async move { Ok(crate::jobs::webhooks::handle_retry_queue(&dispatcher, event).await) })
+        .await
 }
 
 /// The due-deliveries sweep Lambda (schedule).
 pub async fn run_webhook_due_sweep() -> Result<(), lambda_runtime::Error> {
-    let dispatcher = dispatcher_or_exit().await?;
-    let dispatcher = &dispatcher;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
-            crate::jobs::webhooks::handle_due_sweep(dispatcher, event.payload)
-                .await
-                .map(|r| serde_json::json!({ "attempts": r.attempts }))
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
-        },
-    ))
-    .await
-}
-
-/// The local runner's dispatcher: same code, in-process retries (the due loop).
-pub fn local_dispatcher(app: &App, vars: &dyn Vars) -> Result<Dispatcher, ConfigError> {
-    let (options, schedule) = webhook_settings(vars, true)?;
-    Ok(Dispatcher { app: app.clone(), sender: sender(options)?, schedule, retry_queue: None })
-}
-
-/// The event relay Lambda (DynamoDB stream of the table, event records only).
-pub async fn run_event_relay() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let watcher = lambda_watcher().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let watcher = &watcher;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-        let records = event.payload.get("Records").and_then(serde_json::Value::as_array).map(Vec::len).unwrap_or(0);
-        crate::jobs::watcher::handle_stream(watcher, records)
-            .await
-            .map(|published| serde_json::json!({ "published": published }))
-            .map_err(|e| lambda_runtime::Error::from(e.to_string()))
-    }))
+    run_job(lambda_dispatcher().await, |dispatcher, event: EventBridgeEvent<serde_json::Value>| async move {
+        let report = crate::jobs::webhooks::handle_due_sweep(&dispatcher, event).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "attempts": report.attempts }))
+    })
     .await
 }

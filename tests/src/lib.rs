@@ -212,6 +212,13 @@ impl Harness {
     }
 }
 
+/// An app on a fresh embedded store and the system clock (for benchmarks); keep the directory.
+pub fn embedded_app() -> (App, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(dir.path()).expect("embedded store");
+    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), chains()), dir)
+}
+
 /// A valid tron recipient (not a token contract).
 pub const TRON_RECIPIENT: &str = "TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF";
 /// A valid EVM recipient (EIP-55 checksummed).

@@ -28,6 +28,11 @@ pub struct App {
 }
 
 impl App {
+    /// An app on the system clock.
+    pub fn new(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, chains: ChainRegistry) -> App {
+        App { store, tx_queue, clock: Arc::new(crate::ports::SystemClock), chains: Arc::new(chains) }
+    }
+
     pub fn now(&self) -> crate::domain::time::Timestamp {
         self.clock.now()
     }

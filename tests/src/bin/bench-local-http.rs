@@ -10,10 +10,9 @@ use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use payouts::adapters::embedded_store::EmbeddedStore;
 use payouts::domain::chain::Environment;
 use payouts::domain::org::Plan;
-use payouts::service::{App, admin};
+use payouts::service::admin;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,13 +69,7 @@ async fn main() {
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let connections: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
 
-    let dir = tempfile::tempdir().unwrap();
-    let app = App {
-        store: Arc::new(EmbeddedStore::open(dir.path()).unwrap()),
-        tx_queue: Arc::new(payouts_tests::RecordingQueue::default()),
-        clock: Arc::new(payouts::ports::SystemClock),
-        chains: Arc::new(payouts_tests::chains()),
-    };
+    let (app, _dir) = payouts_tests::embedded_app();
     let org = admin::create_org(&app, "bench", Plan::Enterprise).await.unwrap();
     let (_, key) = admin::create_key(&app, &org.id, Environment::Live).await.unwrap();
     let key = key.reveal().to_owned();

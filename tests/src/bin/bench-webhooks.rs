@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use payouts::adapters::embedded_store::EmbeddedStore;
 use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
 use payouts::domain::chain::Environment;
 use payouts::domain::endpoint::{EndpointStatus, WebhookEndpoint};
@@ -16,7 +15,7 @@ use payouts::domain::org::Plan;
 use payouts::domain::webhook::{RetrySchedule, WebhookSecret};
 use payouts::ports::store::{Condition, WriteOp};
 use payouts::service::dispatcher::Dispatcher;
-use payouts::service::{App, admin, records};
+use payouts::service::{admin, records};
 use payouts_tests::receiver::Receiver;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -37,13 +36,7 @@ async fn main() {
     let samples = args.get(2).copied().unwrap_or(200);
 
     // A. Throughput of one dispatcher.
-    let dir = tempfile::tempdir().unwrap();
-    let app = App {
-        store: Arc::new(EmbeddedStore::open(dir.path()).unwrap()),
-        tx_queue: Arc::new(payouts_tests::RecordingQueue::default()),
-        clock: Arc::new(payouts::ports::SystemClock),
-        chains: Arc::new(payouts_tests::chains()),
-    };
+    let (app, _dir) = payouts_tests::embedded_app();
     let org = admin::create_org(&app, "bench", Plan::Enterprise).await.unwrap();
     let receiver = Receiver::start().await;
     let now = app.now();
