@@ -8,6 +8,7 @@
 
 pub mod anvil;
 pub mod aws;
+pub mod raw_http;
 pub mod receiver;
 pub mod watch;
 
@@ -224,19 +225,22 @@ pub const TRON_RECIPIENT: &str = "TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF";
 /// A valid EVM recipient (EIP-55 checksummed).
 pub const EVM_RECIPIENT: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
-/// The guide's step 1 body, with a valid tron address.
+/// The guide's step 1 request, byte for byte but for a valid tron address ([`TRON_RECIPIENT`]).
+pub const GUIDE_REQUEST: &str = r#"{
+    "recipient_address": "TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF",
+    "chain": "tron",
+    "token": "USDT",
+    "amount": 500.00,
+    "currency": "USD",
+    "description": "Contractor payment - June 2025",
+    "reference_type": "invoice",
+    "reference_id": "inv_a1b2c3d4",
+    "due_date": "2025-06-30T00:00:00Z"
+  }"#;
+
+/// [`GUIDE_REQUEST`] as a value to edit (re-serialized, its amount reads 500.0).
 pub fn guide_body() -> Value {
-    serde_json::json!({
-        "recipient_address": TRON_RECIPIENT,
-        "chain": "tron",
-        "token": "USDT",
-        "amount": 500.00,
-        "currency": "USD",
-        "description": "Contractor payment - June 2025",
-        "reference_type": "invoice",
-        "reference_id": "inv_a1b2c3d4",
-        "due_date": "2025-06-30T00:00:00Z"
-    })
+    serde_json::from_str(GUIDE_REQUEST).expect("the guide request is JSON")
 }
 
 /// A random 64-hex tx hash.

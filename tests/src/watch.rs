@@ -8,6 +8,7 @@
 //! API, the settlements and events from the store, what the bus received.
 
 use crate::anvil::{Anvil, hex_address};
+use crate::raw_http::{json_answer, read_request};
 use crate::{Harness, Response};
 use async_trait::async_trait;
 use http::Method;
@@ -25,7 +26,7 @@ use payouts::service::records;
 use payouts::service::watcher::{WatchReport, Watcher};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -206,40 +207,6 @@ impl Drop for FaultProxy {
     }
 }
 
-struct Request {
-    body: Vec<u8>,
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).ok()? == 0 {
-        return None;
-    }
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { body })
-}
-
-fn http_answer(status: u16, reason: &str, body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes()
-}
-
 fn serve_connection(stream: TcpStream, state: &ProxyState) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let Ok(read_half) = stream.try_clone() else { return };
@@ -255,12 +222,12 @@ fn serve_connection(stream: TcpStream, state: &ProxyState) {
         state.calls.fetch_add(calls, Ordering::SeqCst);
         let answer = match state.next_fault() {
             Fault::Pass => match forward(state.target, &request.body) {
-                Ok((status, body)) => http_answer(status, "From node", &body),
-                Err(error) => http_answer(502, "Bad Gateway", &format!("{{\"proxy_error\":{:?}}}", error)),
+                Ok((status, body)) => json_answer(status, "From node", &body),
+                Err(error) => json_answer(502, "Bad Gateway", &format!("{{\"proxy_error\":{:?}}}", error)),
             },
-            Fault::Http500 => http_answer(500, "Internal Server Error", "<html><body>upstream exploded</body></html>"),
-            Fault::Http429 => http_answer(429, "Too Many Requests", r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limit exceeded"}}"#),
-            Fault::Malformed => http_answer(200, "OK", r#"[{"jsonrpc":"2.0","id":0,"result":{"blockHash":"0x"#),
+            Fault::Http500 => json_answer(500, "Internal Server Error", "<html><body>upstream exploded</body></html>"),
+            Fault::Http429 => json_answer(429, "Too Many Requests", r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limit exceeded"}}"#),
+            Fault::Malformed => json_answer(200, "OK", r#"[{"jsonrpc":"2.0","id":0,"result":{"blockHash":"0x"#),
             Fault::Hang => {
                 let until = Instant::now() + Duration::from_secs(10);
                 while !state.stop.load(Ordering::SeqCst) && Instant::now() < until {

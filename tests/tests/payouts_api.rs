@@ -6,7 +6,7 @@
 use http::Method;
 use payouts::domain::org::Plan;
 use payouts::ports::store::{IndexName, IndexQuery};
-use payouts_tests::{EVM_RECIPIENT, Harness, TRON_RECIPIENT, guide_body, on_both_stores, random_tx_hash};
+use payouts_tests::{EVM_RECIPIENT, GUIDE_REQUEST, Harness, TRON_RECIPIENT, guide_body, on_both_stores, random_tx_hash};
 use serde_json::{Value, json};
 
 const GUIDE_FIELDS: [&str; 24] = [
@@ -44,21 +44,7 @@ fn raw_field<'a>(body: &'a str, name: &str) -> &'a str {
 }
 
 async fn create_returns_the_guide_shape(h: Harness) {
-    // The guide's request, byte for byte but for a valid address.
-    let guide_request = format!(
-        r#"{{
-    "recipient_address": "{TRON_RECIPIENT}",
-    "chain": "tron",
-    "token": "USDT",
-    "amount": 500.00,
-    "currency": "USD",
-    "description": "Contractor payment - June 2025",
-    "reference_type": "invoice",
-    "reference_id": "inv_a1b2c3d4",
-    "due_date": "2025-06-30T00:00:00Z"
-  }}"#
-    );
-    let created = h.call(Method::POST, "/v1/payouts", Some(&h.tenant.live), Some(&guide_request)).await;
+    let created = h.call(Method::POST, "/v1/payouts", Some(&h.tenant.live), Some(GUIDE_REQUEST)).await;
     assert_eq!(created.status, 201, "{}", created.json);
     assert_eq!(created.json.as_object().unwrap().len(), GUIDE_FIELDS.len(), "no field more or less than the guide");
     let positions: Vec<usize> = GUIDE_FIELDS.iter().map(|f| created.raw.find(&format!("\"{f}\":")).unwrap_or_else(|| panic!("{f} missing"))).collect();
@@ -66,6 +52,7 @@ async fn create_returns_the_guide_shape(h: Harness) {
     assert!(created.id().starts_with("po_") && created.id().len() == 27);
     assert_eq!(created.json["org_id"], json!(h.tenant.org.to_string()));
     assert_eq!(created.json["status"], "draft");
+    assert_eq!(created.json["recipient_address"], TRON_RECIPIENT);
     assert_eq!(created.json["amount_atomic"], Value::Null);
     assert_eq!(created.json["environment"], "live");
     assert_eq!(created.json["due_date"], "2025-06-30T00:00:00Z");
