@@ -33,14 +33,19 @@ pub struct Answer {
     pub status: u16,
     pub delay: Duration,
     pub retry_after: Option<String>,
+    /// A JSON body instead of `ok`.
+    pub json: Option<String>,
 }
 
 impl Answer {
     pub fn status(status: u16) -> Answer {
-        Answer { status, delay: Duration::ZERO, retry_after: None }
+        Answer { status, delay: Duration::ZERO, retry_after: None, json: None }
     }
     pub fn slow(status: u16, delay: Duration) -> Answer {
-        Answer { status, delay, retry_after: None }
+        Answer { status, delay, retry_after: None, json: None }
+    }
+    pub fn json(status: u16, body: serde_json::Value) -> Answer {
+        Answer { status, delay: Duration::ZERO, retry_after: None, json: Some(body.to_string()) }
     }
 }
 
@@ -83,7 +88,14 @@ impl Receiver {
                             if let Some(retry_after) = &answer.retry_after {
                                 response = response.header("retry-after", retry_after);
                             }
-                            Ok::<_, Infallible>(response.body(Full::new(Bytes::from_static(b"ok"))).expect("response"))
+                            let body = match &answer.json {
+                                Some(json) => {
+                                    response = response.header("content-type", "application/x-amz-json-1.1");
+                                    Bytes::from(json.clone())
+                                }
+                                None => Bytes::from_static(b"ok"),
+                            };
+                            Ok::<_, Infallible>(response.body(Full::new(body)).expect("response"))
                         }
                     });
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;

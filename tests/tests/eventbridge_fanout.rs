@@ -109,3 +109,61 @@ async fn the_retry_queue_delays_messages() {
     let body: RetryMessage = serde_json::from_str(later.messages()[0].body().unwrap()).unwrap();
     assert_eq!(body, message);
 }
+
+/// `PutEvents` can answer 200 with some entries failed: those (and only those) are sent again,
+/// and an entry that keeps failing is left out of what the adapter reports as published, so it
+/// stays in the outbox for the next relay.
+#[tokio::test]
+async fn put_events_partial_failures_are_retried_and_never_reported_published() {
+    use payouts_tests::receiver::{Answer, Receiver};
+    let fake = Receiver::start_with(
+        vec![
+            Answer::json(200, json!({"FailedEntryCount": 2, "Entries": [{"EventId": "ok-1"}, {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}, {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}]})),
+            Answer::json(200, json!({"FailedEntryCount": 1, "Entries": [{"EventId": "ok-2"}, {"ErrorCode": "InternalFailure", "ErrorMessage": "still failing"}]})),
+        ],
+        Answer::json(200, json!({"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "still failing"}]})),
+    )
+    .await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(fake.url.trim_end_matches("/hooks"))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await;
+    let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&config), "bus".into());
+
+    let h = Harness::embedded().await;
+    for _ in 0..3 {
+        h.create(&h.tenant.sandbox, &guide_body()).await;
+    }
+    let query = IndexQuery {
+        index: IndexName::Gsi3,
+        pk: records::OUTBOX_PARTITION.into(),
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: false,
+        limit: 10,
+        now_unix: 0,
+    };
+    let events: Vec<Event> = h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect();
+    assert_eq!(events.len(), 3);
+
+    let accepted = bus.publish(&events).await.unwrap();
+    assert_eq!(accepted, vec![events[0].id.clone(), events[1].id.clone()], "the first on the first call, the second on the retry, the third never");
+    let calls = fake.received();
+    assert_eq!(calls.len(), 3, "one call and two retries");
+    let entries = |n: usize| -> Vec<String> {
+        calls[n].json()["Entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(e["Detail"].as_str().unwrap()).unwrap()["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(entries(0), events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>());
+    assert_eq!(entries(1), [events[1].id.to_string(), events[2].id.to_string()], "only the failed entries are sent again");
+    assert_eq!(entries(2), [events[2].id.to_string()]);
+    assert_eq!(calls[0].json()["Entries"][0]["DetailType"], "payout.created");
+    assert_eq!(calls[0].json()["Entries"][0]["Source"], EVENT_SOURCE);
+}

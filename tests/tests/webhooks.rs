@@ -325,3 +325,49 @@ async fn events_api_lists_newest_first_with_type_filter_and_scopes() {
     let bad = h.call(Method::GET, "/v1/events?type=payout.exploded", Some(key), None).await;
     assert_eq!((bad.status, bad.error().2.as_deref()), (400, Some("type")));
 }
+
+/// A retry queue that keeps what it is asked to schedule.
+#[derive(Default)]
+struct RecordingRetryQueue(std::sync::Mutex<Vec<(payouts::service::dispatcher::RetryMessage, i64)>>);
+
+#[async_trait::async_trait]
+impl payouts::service::dispatcher::RetryQueue for RecordingRetryQueue {
+    async fn schedule(&self, message: &payouts::service::dispatcher::RetryMessage, delay_seconds: i64) -> Result<(), String> {
+        self.0.lock().unwrap().push((message.clone(), delay_seconds));
+        Ok(())
+    }
+}
+
+/// A 2-hour wait cannot ride one SQS message (15 minutes at most): the message is delayed 15
+/// minutes, re-enqueued on arrival while the attempt is not due, and the attempt happens once due.
+#[tokio::test]
+async fn waits_longer_than_the_queue_delay_are_re_enqueued_until_due() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start_with(vec![Answer::status(503)], Answer::status(200)).await;
+    create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+    let queue = Arc::new(RecordingRetryQueue::default());
+    let mut d = dispatcher(&h, "0,2h", Duration::from_secs(5));
+    d.retry_queue = Some(queue.clone());
+    let event = created_event(&h, &h.tenant.sandbox).await;
+
+    d.dispatch_event(&event).await.unwrap();
+    let scheduled = queue.0.lock().unwrap().clone();
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!((scheduled[0].0.event_id.clone(), scheduled[0].1), (event.id.clone(), 900), "capped at SQS's 15 minutes");
+
+    // The message arrives after 15 minutes: not due, so it waits again, and nothing is sent.
+    h.clock.advance(chrono::Duration::minutes(15));
+    let report = d.on_retry_message(&scheduled[0].0).await.unwrap();
+    assert_eq!(report.attempts, 0);
+    assert_eq!(receiver.received().len(), 1);
+    let again = queue.0.lock().unwrap().clone();
+    assert_eq!(again.len(), 2);
+    assert_eq!(again[1].1, 900, "105 minutes left: another 15");
+
+    // Once the two hours have passed, the next arrival makes the attempt.
+    h.clock.advance(chrono::Duration::minutes(105));
+    let report = d.on_retry_message(&again[1].0).await.unwrap();
+    assert_eq!((report.attempts, report.succeeded), (1, 1));
+    assert_eq!(receiver.received().len(), 2);
+    assert_eq!(queue.0.lock().unwrap().len(), 2, "nothing more to schedule after success");
+}
