@@ -91,7 +91,6 @@ async fn serve_in_span(app: &crate::service::App, request: ApiRequest, only: Opt
     let mut response = response;
     response.headers.push(("request-id", request.request_id.clone()));
     tracing::info!(
-        request_id = %request.request_id,
         method = %request.method,
         route = route_name,
         status = response.status.as_u16(),

@@ -199,14 +199,10 @@ impl Watcher {
     }
 
     async fn check_group(&self, environment: Environment, chain: Chain, group: Vec<(PayoutIntent, u64)>, report: &mut WatchReport) -> Result<(), WatchError> {
-        let Some(reader) = self.readers.get(&(environment, chain)) else {
+        let (Some(reader), Some(settings)) = (self.readers.get(&(environment, chain)), self.app.chains.get(environment, chain)) else {
             tracing::warn!(%environment, %chain, "no chain reader configured");
             report.unavailable.push((environment, chain));
             report.deferred.extend(group.into_iter().map(|(intent, _)| intent.id));
-            return Ok(());
-        };
-        let Some(settings) = self.app.chains.get(environment, chain) else {
-            report.unavailable.push((environment, chain));
             return Ok(());
         };
         // Execute always sets the hash; an intent without one cannot be verified and is reported.
