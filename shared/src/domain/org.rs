@@ -140,6 +140,24 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
+impl ApiKey {
+    /// A new key of `org` in `environment`, and its secret (shown once, never stored).
+    pub fn issue(org: &Organization, environment: Environment, now: Timestamp) -> (ApiKey, ApiKeySecret) {
+        let secret = ApiKeySecret::generate(environment);
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            org_id: org.id.clone(),
+            environment,
+            plan: org.plan,
+            secret_hash: secret.hash(),
+            hint: secret.hint(),
+            created_at: now,
+            revoked_at: None,
+        };
+        (key, secret)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

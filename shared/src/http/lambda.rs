@@ -14,14 +14,7 @@ pub fn to_api_request(request: Request) -> ApiRequest {
         Body::Binary(bytes) => bytes::Bytes::from(bytes),
         _ => bytes::Bytes::new(),
     };
-    ApiRequest {
-        query: ApiRequest::parse_query(parts.uri.query()),
-        method: parts.method,
-        path: parts.uri.path().to_owned(),
-        headers: parts.headers,
-        body,
-        request_id,
-    }
+    ApiRequest::from_parts(parts, body, request_id)
 }
 
 pub fn to_lambda_response(response: ApiResponse) -> Response<Body> {

@@ -18,14 +18,7 @@ async fn to_api_request(request: hyper::Request<Incoming>) -> Result<ApiRequest,
     let body = Limited::new(body, MAX_BODY_BYTES + 1).collect().await.map_err(|_| ApiError::body_too_large(MAX_BODY_BYTES))?.to_bytes();
     let request_id =
         parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 128).map(str::to_owned).unwrap_or_else(new_request_id);
-    Ok(ApiRequest {
-        query: ApiRequest::parse_query(parts.uri.query()),
-        method: parts.method,
-        path: parts.uri.path().to_owned(),
-        headers: parts.headers,
-        body,
-        request_id,
-    })
+    Ok(ApiRequest::from_parts(parts, body, request_id))
 }
 
 fn to_hyper_response(response: ApiResponse) -> hyper::Response<Full<Bytes>> {

@@ -31,6 +31,18 @@ impl ApiRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// From an HTTP request's parts (API Gateway's or the local server's).
+    pub fn from_parts(parts: http::request::Parts, body: Bytes, request_id: String) -> ApiRequest {
+        ApiRequest {
+            query: ApiRequest::parse_query(parts.uri.query()),
+            path: parts.uri.path().to_owned(),
+            method: parts.method,
+            headers: parts.headers,
+            body,
+            request_id,
+        }
+    }
+
     /// Parses a raw query string (`a=1&b=x%20y`).
     pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
         raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()

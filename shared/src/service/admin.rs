@@ -47,18 +47,8 @@ pub async fn list_keys(app: &App, org_id: &OrgId) -> Result<Vec<(ApiKey, u64)>, 
 /// Creates a key and returns its secret: the only time it is ever available.
 pub async fn create_key(app: &App, org_id: &OrgId, environment: Environment) -> Result<(ApiKey, ApiKeySecret), AdminError> {
     let (org, org_version) = load_org(app, org_id).await?;
-    let secret = ApiKeySecret::generate(environment);
     let now = app.now();
-    let key = ApiKey {
-        id: ApiKeyId::generate(),
-        org_id: org.id.clone(),
-        environment,
-        plan: org.plan,
-        secret_hash: secret.hash(),
-        hint: secret.hint(),
-        created_at: now,
-        revoked_at: None,
-    };
+    let (key, secret) = ApiKey::issue(&org, environment, now);
     app.store
         .write(vec![
             WriteOp::Put { item: api_key_item(&key, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
@@ -132,22 +122,8 @@ pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminE
     let now = app.now();
     let org =
         Organization { id: OrgId::generate(), name: "Local development".into(), plan: Plan::Enterprise, amount_tolerance: Decimal::ZERO, created_at: now };
-    let make_key = |environment: Environment| {
-        let secret = ApiKeySecret::generate(environment);
-        let key = ApiKey {
-            id: ApiKeyId::generate(),
-            org_id: org.id.clone(),
-            environment,
-            plan: org.plan,
-            secret_hash: secret.hash(),
-            hint: secret.hint(),
-            created_at: now,
-            revoked_at: None,
-        };
-        (key, secret)
-    };
-    let live = make_key(Environment::Live);
-    let sandbox = make_key(Environment::Sandbox);
+    let live = ApiKey::issue(&org, Environment::Live, now);
+    let sandbox = ApiKey::issue(&org, Environment::Sandbox, now);
     let absent = || Some(Condition::Absent { now_unix: now.timestamp() });
     let ops = vec![
         WriteOp::Put { item: records::bootstrap_marker_item(&org.id)?, condition: absent() },
