@@ -18,13 +18,15 @@ use http::{HeaderMap, HeaderValue, Method};
 use payouts::adapters::embedded_store::EmbeddedStore;
 use payouts::config::ChainRegistry;
 use payouts::domain::chain::Environment;
+use payouts::domain::event::Event;
 use payouts::domain::ids::OrgId;
 use payouts::domain::org::Plan;
 use payouts::domain::time::Timestamp;
 use payouts::http::{ApiRequest, serve};
 use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
+use payouts::ports::store::{IndexName, IndexQuery, read_all};
 use payouts::ports::{Clock, Store};
-use payouts::service::{App, admin};
+use payouts::service::{App, admin, records};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -206,6 +208,23 @@ impl Harness {
 
     pub async fn execute(&self, key: &str, id: &str, tx_hash: &str) -> Response {
         self.call(Method::POST, &format!("/v1/payouts/{id}/execute"), Some(key), Some(&serde_json::json!({ "tx_hash": tx_hash }).to_string())).await
+    }
+
+    /// Every record of one index partition, oldest first (inspecting the store directly).
+    pub async fn records<T: serde::de::DeserializeOwned>(&self, index: IndexName, pk: String) -> Vec<T> {
+        let query = IndexQuery::partition(index, pk, false, self.app.now().timestamp());
+        read_all(self.app.store.as_ref(), query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect()
+    }
+
+    /// Event records not yet marked published (the `OUTBOX` partition), oldest first.
+    pub async fn outbox(&self) -> Vec<Event> {
+        self.records(IndexName::Gsi3, records::OUTBOX_PARTITION.into()).await
+    }
+
+    /// The default tenant's event records about one payout in one environment, oldest first.
+    pub async fn events_of(&self, environment: Environment, payout_id: &str) -> Vec<Event> {
+        let events: Vec<Event> = self.records(IndexName::Gsi1, records::events_of(&self.tenant.org, environment)).await;
+        events.into_iter().filter(|event| event.subject_id == payout_id).collect()
     }
 
     pub async fn get(&self, key: &str, id: &str) -> Response {

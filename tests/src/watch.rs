@@ -21,7 +21,7 @@ use payouts::domain::ids::{EventId, PayoutId};
 use payouts::domain::payout::PayoutIntent;
 use payouts::domain::settlement::{Settlement, display_account};
 use payouts::ports::bus::{BusError, EventBus};
-use payouts::ports::store::{IndexName, IndexQuery};
+use payouts::ports::store::IndexName;
 use payouts::service::records;
 use payouts::service::watcher::{WatchReport, Watcher};
 use serde_json::{Value, json};
@@ -519,27 +519,19 @@ impl WatchRig {
 
     // -- the store, read back ------------------------------------------------------------------
 
-    fn query(&self, index: IndexName, pk: String) -> IndexQuery {
-        IndexQuery { index, pk, sk_at_most: None, after: None, filters: vec![], descending: false, limit: 1_000, now_unix: self.h.app.now().timestamp() }
-    }
-
     /// Every sandbox settlement of the rig's organization, oldest first.
     pub async fn settlements(&self) -> Vec<Settlement> {
-        let query = self.query(IndexName::Gsi1, records::settlements_of(&self.h.tenant.org, Environment::Sandbox));
-        self.h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect()
+        self.h.records(IndexName::Gsi1, records::settlements_of(&self.h.tenant.org, Environment::Sandbox)).await
     }
 
     /// The settlements linked to one intent (through its own index), oldest first.
     pub async fn settlements_of(&self, id: &str) -> Vec<Settlement> {
-        let query = self.query(IndexName::Gsi2, records::settlements_of_payout(&self.h.tenant.org, Environment::Sandbox, &PayoutId::parse(id).unwrap()));
-        self.h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect()
+        self.h.records(IndexName::Gsi2, records::settlements_of_payout(&self.h.tenant.org, Environment::Sandbox, &PayoutId::parse(id).unwrap())).await
     }
 
     /// The event records about one intent, oldest first.
     pub async fn events_of(&self, id: &str) -> Vec<Event> {
-        let query = self.query(IndexName::Gsi1, records::events_of(&self.h.tenant.org, Environment::Sandbox));
-        let items = self.h.app.store.query(&query).await.unwrap();
-        items.iter().map(|item| records::decode::<Event>(item).unwrap()).filter(|e| e.subject_id == id).collect()
+        self.h.events_of(Environment::Sandbox, id).await
     }
 
     pub async fn event_types(&self, id: &str) -> Vec<String> {
@@ -548,8 +540,7 @@ impl WatchRig {
 
     /// Event records not yet marked published (the gsi3 `OUTBOX` partition).
     pub async fn outbox(&self) -> Vec<Event> {
-        let query = self.query(IndexName::Gsi3, records::OUTBOX_PARTITION.into());
-        self.h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect()
+        self.h.outbox().await
     }
 }
 

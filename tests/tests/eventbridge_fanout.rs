@@ -10,9 +10,7 @@ use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions}
 use payouts::domain::event::Event;
 use payouts::domain::webhook::RetrySchedule;
 use payouts::ports::bus::EventBus;
-use payouts::ports::store::{IndexName, IndexQuery};
 use payouts::service::dispatcher::Dispatcher;
-use payouts::service::records;
 use payouts_tests::receiver::Receiver;
 use payouts_tests::{Harness, aws, guide_body};
 use serde_json::json;
@@ -53,17 +51,7 @@ async fn an_event_on_the_bus_reaches_the_dispatcher_through_the_rule() {
         .await;
     assert_eq!(created.status, 201);
     let payout_id = h.create(&h.tenant.sandbox, &guide_body()).await.id();
-    let query = IndexQuery {
-        index: IndexName::Gsi3,
-        pk: records::OUTBOX_PARTITION.into(),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 10,
-        now_unix: 0,
-    };
-    let event: Event = records::decode(&h.app.store.query(&query).await.unwrap()[0]).unwrap();
+    let event: Event = h.outbox().await.remove(0);
     assert_eq!(event.subject_id, payout_id);
 
     let bus = EventBridgeBus::new(events_client, bus_name);
@@ -136,17 +124,7 @@ async fn put_events_partial_failures_are_retried_and_never_reported_published() 
     for _ in 0..3 {
         h.create(&h.tenant.sandbox, &guide_body()).await;
     }
-    let query = IndexQuery {
-        index: IndexName::Gsi3,
-        pk: records::OUTBOX_PARTITION.into(),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 10,
-        now_unix: 0,
-    };
-    let events: Vec<Event> = h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect();
+    let events: Vec<Event> = h.outbox().await;
     assert_eq!(events.len(), 3);
 
     let accepted = bus.publish(&events).await.unwrap();

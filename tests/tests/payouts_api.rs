@@ -5,7 +5,6 @@
 
 use http::Method;
 use payouts::domain::org::Plan;
-use payouts::ports::store::{IndexName, IndexQuery};
 use payouts_tests::{EVM_RECIPIENT, GUIDE_REQUEST, Harness, TRON_RECIPIENT, guide_body, on_both_stores, random_tx_hash};
 use serde_json::{Value, json};
 
@@ -327,21 +326,9 @@ async fn state_machine_over_http(h: Harness) {
 
 /// Event types recorded for one payout, oldest first (read straight from the store).
 async fn event_types_of(h: &Harness, payout_id: &str) -> Vec<String> {
-    let query = IndexQuery {
-        index: IndexName::Gsi1,
-        pk: payouts::service::records::events_of(&h.tenant.org, payouts::domain::chain::Environment::Live),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 1000,
-        now_unix: 0,
-    };
-    let items = h.app.store.query(&query).await.unwrap();
-    items
+    h.events_of(payouts::domain::chain::Environment::Live, payout_id)
+        .await
         .iter()
-        .map(|item| payouts::service::records::decode::<payouts::domain::event::Event>(item).unwrap())
-        .filter(|event| event.subject_id == payout_id)
         .map(|event| {
             let data: Value = serde_json::from_str(event.data.get()).unwrap();
             assert_eq!(data["id"], json!(payout_id), "event data is the intent");

@@ -11,9 +11,7 @@ use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions}
 use payouts::domain::event::Event;
 use payouts::domain::org::Plan;
 use payouts::domain::webhook::RetrySchedule;
-use payouts::ports::store::{IndexName, IndexQuery};
 use payouts::service::dispatcher::Dispatcher;
-use payouts::service::records;
 use payouts_tests::receiver::{Answer, Receiver};
 use payouts_tests::{Harness, guide_body};
 use serde_json::{Value, json};
@@ -37,25 +35,10 @@ async fn create_endpoint(h: &Harness, key: &str, url: &str, events: &[&str]) -> 
     response.json
 }
 
-/// Every event record of the store not yet published (what the outbox relay would publish).
-async fn unpublished(h: &Harness) -> Vec<Event> {
-    let query = IndexQuery {
-        index: IndexName::Gsi3,
-        pk: records::OUTBOX_PARTITION.into(),
-        sk_at_most: None,
-        after: None,
-        filters: vec![],
-        descending: false,
-        limit: 1000,
-        now_unix: 0,
-    };
-    h.app.store.query(&query).await.unwrap().iter().map(|item| records::decode::<Event>(item).unwrap()).collect()
-}
-
 /// Creates a sandbox payout and returns its `payout.created` event record.
 async fn created_event(h: &Harness, key: &str) -> Event {
     let id = h.create(key, &guide_body()).await.id();
-    unpublished(h).await.into_iter().find(|e| e.subject_id == id).unwrap()
+    h.outbox().await.into_iter().find(|e| e.subject_id == id).unwrap()
 }
 
 /// Independent verification of both signature schemes against the raw body.
