@@ -6,6 +6,7 @@ use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::Plan;
 use crate::domain::time::to_rfc3339;
+use crate::domain::wallet::SenderPolicy;
 use crate::service::admin;
 use rust_decimal::Decimal;
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ commands:
   list-keys --org ORG_ID                                              never prints secrets
   set-plan --org ORG_ID --plan PLAN
   set-tolerance --org ORG_ID --amount DECIMAL                         settle within ± this many token units
+  set-sender-policy --org ORG_ID --environment live|sandbox registered|any
+                                                                      which transfers may settle the org's payouts
+  show-org --org ORG_ID                                               plan, tolerance, sender policies
 
 store: PAYOUTS_STORE=embedded (default; PAYOUTS_DATA_DIR, default ./.payouts) or dynamodb (PAYOUTS_TABLE_NAME)";
 
@@ -64,6 +68,17 @@ fn org_id(text: &str) -> Result<OrgId, String> {
     OrgId::parse(text).ok_or_else(|| format!("{text:?} is not an organization id (org_ + 24 hex)"))
 }
 
+fn environment(text: &str) -> Result<Environment, String> {
+    Environment::parse(text).ok_or_else(|| format!("{text:?} is not an environment: live or sandbox"))
+}
+
+fn describe(policy: SenderPolicy) -> &'static str {
+    match policy {
+        SenderPolicy::Registered => "its verified source wallets' (registered)",
+        SenderPolicy::Any => "any but other organizations' verified wallets' (any)",
+    }
+}
+
 fn plan(text: &str) -> Result<Plan, String> {
     Plan::parse(text).ok_or_else(|| format!("{text:?} is not a plan: free, starter, growth, scale, enterprise"))
 }
@@ -97,8 +112,7 @@ async fn run(raw: Vec<String>) -> Result<String, String> {
         }
         "create-key" => {
             args.only(&["org", "environment"], 0)?;
-            let env_text = args.option("environment")?;
-            let environment = Environment::parse(env_text).ok_or_else(|| format!("{env_text:?} is not an environment: live or sandbox"))?;
+            let environment = environment(args.option("environment")?)?;
             let (key, secret) = admin::create_key(&app, &org_id(args.option("org")?)?, environment).await.map_err(failed)?;
             eprintln!("created {} ({}); the key is shown only now:", key.id, key.environment);
             Ok(secret.reveal().to_owned())
@@ -139,6 +153,30 @@ async fn run(raw: Vec<String>) -> Result<String, String> {
             let tolerance = Decimal::from_str(text).map_err(|_| format!("{text:?} is not a decimal amount"))?;
             let org = admin::set_amount_tolerance(&app, &org_id(args.option("org")?)?, tolerance).await.map_err(failed)?;
             Ok(format!("{} settles amounts within ±{}", org.id, org.amount_tolerance))
+        }
+        "set-sender-policy" => {
+            args.only(&["org", "environment"], 1)?;
+            let environment = environment(args.option("environment")?)?;
+            let text = &args.words[1];
+            let policy = SenderPolicy::parse(text).ok_or_else(|| format!("{text:?} is not a sender policy: registered or any"))?;
+            let org = admin::set_sender_policy(&app, &org_id(args.option("org")?)?, environment, policy).await.map_err(failed)?;
+            Ok(format!("{} accepts transfers from {} senders in {environment}", org.id, describe(org.sender_policy(environment))))
+        }
+        "show-org" => {
+            args.only(&["org"], 0)?;
+            let (org, _) = admin::load_org(&app, &org_id(args.option("org")?)?).await.map_err(failed)?;
+            let mut lines = vec![
+                format!("id              {}", org.id),
+                format!("name            {}", org.name),
+                format!("plan            {}", org.plan),
+                format!("tolerance       ±{}", org.amount_tolerance),
+            ];
+            for environment in Environment::ALL {
+                let chosen = if org.sender_policies.contains_key(&environment) { "" } else { " (default)" };
+                lines.push(format!("sender policy   {environment}: {}{chosen}", org.sender_policy(environment)));
+            }
+            lines.push(format!("created         {}", to_rfc3339(&crate::domain::time::whole_seconds(org.created_at))));
+            Ok(lines.join("\n"))
         }
         other => Err(format!("unknown command {other:?}")),
     }

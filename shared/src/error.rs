@@ -17,6 +17,8 @@ pub enum ErrorType {
     Conflict,
     RateLimited,
     InternalError,
+    /// A dependency (a chain's RPC provider) could not be reached; retrying later is right.
+    ServiceUnavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,7 @@ impl ApiError {
             ErrorType::IdempotencyConflict | ErrorType::Conflict => StatusCode::CONFLICT,
             ErrorType::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorType::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -151,6 +154,38 @@ impl ApiError {
     }
     pub fn tx_hash_already_used() -> ApiError {
         ApiError::new(ErrorType::Conflict, "tx_hash_already_used", "This transaction hash is already attached to another payout intent.", Some("tx_hash"))
+    }
+    pub fn tx_already_seen(current: &str) -> ApiError {
+        ApiError::new(
+            ErrorType::Conflict,
+            "tx_already_seen",
+            format!("The payout intent is {current}: its transaction was already seen on-chain, so its tx_hash can no longer be replaced."),
+            Some("tx_hash"),
+        )
+    }
+    pub fn wallet_already_claimed() -> ApiError {
+        ApiError::new(
+            ErrorType::Conflict,
+            "wallet_already_claimed",
+            "This address is already a verified source wallet of an organization in this environment and chain.",
+            Some("address"),
+        )
+    }
+    pub fn wallet_already_verified() -> ApiError {
+        ApiError::new(ErrorType::Conflict, "wallet_already_verified", "This source wallet is already verified.", None)
+    }
+    pub fn invalid_signature(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "invalid_signature", message, Some("signature"))
+    }
+    pub fn chain_unavailable(chain: &str) -> ApiError {
+        let mut error = ApiError::new(
+            ErrorType::ServiceUnavailable,
+            "chain_unavailable",
+            format!("The {chain} network could not be reached to check the contract wallet's signature; retry shortly."),
+            None,
+        );
+        error.status_override = Some(StatusCode::SERVICE_UNAVAILABLE);
+        error
     }
     pub fn concurrent_update() -> ApiError {
         ApiError::new(ErrorType::Conflict, "concurrent_update", "The resource changed while this request was applied; retry the request.", None)

@@ -6,7 +6,7 @@ use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::eventbridge::EventBridgeBus;
 use crate::adapters::memory_queue::InProcessQueue;
-use crate::adapters::rpc_chain::{RpcChainReader, RpcOptions};
+use crate::adapters::rpc_chain::{RpcChainReader, RpcContractWallets, RpcOptions};
 use crate::adapters::sqs::{SqsRetryQueue, SqsTxQueue};
 use crate::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
 use crate::config::{ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars, parse_var, required};
@@ -55,10 +55,18 @@ impl TxQueue for NoQueue {
     }
 }
 
+/// An app on `store`, with the chains of the configuration; contract-wallet checks read those
+/// chains (their clients are made on first use).
+fn app_on(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, vars: &dyn Vars) -> Result<App, ConfigError> {
+    let chains = Arc::new(ChainRegistry::from_vars(vars)?);
+    let contract_wallets = Arc::new(RpcContractWallets::new(chains.clone(), rpc_options(vars)?));
+    Ok(App::new(store, tx_queue, chains, contract_wallets))
+}
+
 /// An app on the DynamoDB table of a Lambda (`PAYOUTS_TABLE_NAME`).
 fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn TxQueue>) -> Result<App, ConfigError> {
     let table = required(vars, "PAYOUTS_TABLE_NAME")?;
-    Ok(App::new(Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(config), table)), tx_queue, ChainRegistry::from_vars(vars)?))
+    app_on(Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(config), table)), tx_queue, vars)
 }
 
 /// The app of an API Lambda: DynamoDB, plus SQS for the route that enqueues.
@@ -70,6 +78,11 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         Route::CreatePayout
         | Route::ListPayouts
         | Route::ListSettlements
+        | Route::CreateWallet
+        | Route::ListWallets
+        | Route::GetWallet
+        | Route::DeleteWallet
+        | Route::VerifyWallet
         | Route::GetPayout
         | Route::UpdatePayout
         | Route::CreateWebhook
@@ -95,14 +108,14 @@ pub async fn run_api_route(route: Route) -> Result<(), lambda_http::Error> {
 /// An app on the configured store with no queue: for operator tools.
 pub async fn admin_app(vars: &dyn Vars) -> Result<App, ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
-    Ok(App::new(open_store(&choice).await?, Arc::new(NoQueue), ChainRegistry::from_vars(vars)?))
+    app_on(open_store(&choice).await?, Arc::new(NoQueue), vars)
 }
 
 /// The local runner's app: embedded (or configured) store, in-process queue.
 pub async fn local_app(vars: &dyn Vars) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<TxMessage>), ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
     let (queue, receiver) = InProcessQueue::new();
-    Ok((App::new(open_store(&choice).await?, Arc::new(queue), ChainRegistry::from_vars(vars)?), receiver))
+    Ok((app_on(open_store(&choice).await?, Arc::new(queue), vars)?, receiver))
 }
 
 /// Chain-watcher settings: `PAYOUTS_TX_NOT_FOUND_WINDOW_SECONDS` (86400),

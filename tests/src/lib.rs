@@ -10,6 +10,7 @@ pub mod anvil;
 pub mod aws;
 pub mod raw_http;
 pub mod receiver;
+pub mod wallets;
 pub mod watch;
 
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ use payouts::domain::ids::OrgId;
 use payouts::domain::org::Plan;
 use payouts::domain::time::Timestamp;
 use payouts::http::{ApiRequest, serve};
+use payouts::ports::chain::{ChainError, ContractWallets};
 use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
 use payouts::ports::store::{IndexName, IndexQuery, read_all};
 use payouts::ports::{Clock, Store};
@@ -69,6 +71,18 @@ impl TxQueue for RecordingQueue {
     async fn enqueue(&self, message: &TxMessage) -> Result<(), QueueError> {
         self.0.lock().unwrap().push(message.clone());
         Ok(())
+    }
+}
+
+/// No chain to ask: every address is taken for a plain account (no EIP-1271 wallet accepts
+/// anything). API tests use it so nothing leaves the machine; the chain tests use the real
+/// JSON-RPC adapter on anvil.
+pub struct NoContractWallets;
+
+#[async_trait]
+impl ContractWallets for NoContractWallets {
+    async fn accepts_signature(&self, _: Environment, _: payouts::domain::chain::Chain, _: [u8; 20], _: [u8; 32], _: &[u8]) -> Result<bool, ChainError> {
+        Ok(false)
     }
 }
 
@@ -125,7 +139,7 @@ impl Harness {
 
     pub async fn on_store_with_queue(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>, queue: Arc<RecordingQueue>) -> Harness {
         let clock = Arc::new(ManualClock::new());
-        let app = App { store, tx_queue: queue.clone(), clock: clock.clone(), chains: Arc::new(chains()) };
+        let app = App { store, tx_queue: queue.clone(), clock: clock.clone(), chains: Arc::new(chains()), contract_wallets: Arc::new(NoContractWallets) };
         let mut harness = Harness {
             app,
             clock,
@@ -236,7 +250,7 @@ impl Harness {
 pub fn embedded_app() -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(dir.path()).expect("embedded store");
-    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), chains()), dir)
+    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), Arc::new(chains()), Arc::new(NoContractWallets)), dir)
 }
 
 /// A valid tron recipient (not a token contract).

@@ -298,6 +298,9 @@ pub struct RigConfig {
     pub rpc: RpcOptions,
     /// More configuration variables (`PAYOUTS_…`), applied over the rig's own.
     pub vars: Vec<(String, String)>,
+    /// Live base reads the same anvil as sandbox (with the same USDC), as a sandbox pointed at
+    /// live's network would.
+    pub live_base_on_devnet: bool,
 }
 
 impl Default for RigConfig {
@@ -307,6 +310,7 @@ impl Default for RigConfig {
             proxied: false,
             rpc: RpcOptions { request_timeout: Duration::from_secs(10), max_batch: 50, retries: 1, retry_base_delay: Duration::from_millis(10) },
             vars: Vec::new(),
+            live_base_on_devnet: false,
         }
     }
 }
@@ -378,6 +382,11 @@ impl WatchRig {
         for chain in ["BASE", "ARBITRUM", "TRON"] {
             set(&format!("PAYOUTS_LIVE_{chain}_RPC_URL"), "http://127.0.0.1:9".into());
         }
+        if config.live_base_on_devnet {
+            set("PAYOUTS_LIVE_BASE_RPC_URL", anvil.url().to_owned());
+            set("PAYOUTS_LIVE_BASE_USDC_CONTRACT", hex_address(usdc));
+            set("PAYOUTS_LIVE_BASE_CONFIRMATIONS", BASE_CONFIRMATIONS.to_string());
+        }
         set("PAYOUTS_TX_NOT_FOUND_WINDOW_SECONDS", NOT_FOUND_WINDOW_SECONDS.to_string());
         for (name, value) in &config.vars {
             set(name, value.clone());
@@ -391,6 +400,8 @@ impl WatchRig {
             StoreKind::DynamoDb => Harness::dynamodb().await,
         };
         h.app.chains = Arc::new(registry);
+        // Wallet proofs of contract wallets ask the same anvil.
+        h.app.contract_wallets = Arc::new(payouts::adapters::rpc_chain::RpcContractWallets::new(h.app.chains.clone(), config.rpc.clone()));
         let bus = Arc::new(RecordingBus::default());
         let watcher = Arc::new(Watcher::new(h.app.clone(), bus.clone(), readers, watcher_config));
         WatchRig { anvil, h, usdc, usdt, lookalike, bus, watcher, proxies, treasury }

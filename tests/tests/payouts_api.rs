@@ -5,6 +5,7 @@
 
 use http::Method;
 use payouts::domain::org::Plan;
+use payouts::service::records;
 use payouts_tests::{EVM_RECIPIENT, GUIDE_REQUEST, Harness, TRON_RECIPIENT, guide_body, on_both_stores, random_tx_hash};
 use serde_json::{Value, json};
 
@@ -310,8 +311,14 @@ async fn state_machine_over_http(h: Harness) {
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].payout_id.to_string(), queued[0].chain.as_str(), queued[0].tx_hash.to_string()), (id.clone(), "tron", hash.clone()));
 
-    let again = h.execute(key, &id, &random_tx_hash()).await;
+    // The same hash again is no change; another hash, while the tx was never seen, replaces it.
+    let again = h.execute(key, &id, &hash).await;
     assert_eq!((again.status, again.error().1.as_str()), (409, "invalid_status_transition"));
+    let replacement = random_tx_hash();
+    let replaced = h.execute(key, &id, &replacement).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.json);
+    assert_eq!((replaced.json["status"].as_str(), &replaced.json["expected_tx_hash"]), (Some("executed"), &json!(replacement)));
+    assert_eq!(h.queue.0.lock().unwrap().last().map(|m| m.tx_hash.to_string()), Some(replacement.clone()), "the new hash is queued");
 
     // Cancel from draft.
     let other = h.create(key, &guide_body()).await.id();
@@ -321,7 +328,10 @@ async fn state_machine_over_http(h: Harness) {
 
     // Every change wrote exactly one event record, with the intent as data.
     let events = event_types_of(&h, &id).await;
-    assert_eq!(events, ["payout.created", "payout.updated", "payout.updated", "payout.approved", "payout.pending_execution", "payout.executed"]);
+    assert_eq!(
+        events,
+        ["payout.created", "payout.updated", "payout.updated", "payout.approved", "payout.pending_execution", "payout.executed", "payout.executed"]
+    );
 }
 
 /// Event types recorded for one payout, oldest first (read straight from the store).
@@ -338,7 +348,7 @@ async fn event_types_of(h: &Harness, payout_id: &str) -> Vec<String> {
         .collect()
 }
 
-async fn evm_execute_normalizes_and_tx_hash_is_unique_across_orgs(h: Harness) {
+async fn evm_execute_normalizes_and_tx_hash_is_unique_within_an_org(h: Harness) {
     let body = json!({"recipient_address": EVM_RECIPIENT, "chain": "base", "token": "USDC", "amount": 12.5, "currency": "USD"});
     let first = h.create(&h.tenant.live, &body).await.id();
     h.patch(&h.tenant.live, &first, &json!({"status": "approved"})).await;
@@ -346,17 +356,24 @@ async fn evm_execute_normalizes_and_tx_hash_is_unique_across_orgs(h: Harness) {
     let executed = h.execute(&h.tenant.live, &first, &hash).await;
     assert_eq!(executed.json["expected_tx_hash"], json!(format!("0x{hash}")), "EVM hashes are stored 0x-prefixed");
 
-    let other = h.tenant(Plan::Enterprise).await;
-    let second = h.create(&other.live, &body).await.id();
-    h.patch(&other.live, &second, &json!({"status": "approved"})).await;
-    let reused = h.execute(&other.live, &second, &format!("0x{}", hash.to_uppercase())).await;
+    // The same org cannot attach the hash to a second intent.
+    let second = h.create(&h.tenant.live, &body).await.id();
+    h.patch(&h.tenant.live, &second, &json!({"status": "approved"})).await;
+    let reused = h.execute(&h.tenant.live, &second, &format!("0x{}", hash.to_uppercase())).await;
     assert_eq!(
         (reused.status, reused.error().0.as_str(), reused.error().1.as_str(), reused.error().2.as_deref()),
         (409, "conflict", "tx_hash_already_used", Some("tx_hash"))
     );
-    let after = h.get(&other.live, &second).await;
+    let after = h.get(&h.tenant.live, &second).await;
     assert_eq!((after.json["status"].as_str(), &after.json["expected_tx_hash"]), (Some("approved"), &Value::Null), "nothing half-written");
     assert_eq!(h.queue.0.lock().unwrap().len(), 1, "no message for the refused execute");
+
+    // Another org's claim never blocks you (hashes are public: squatting must not work).
+    let other = h.tenant(Plan::Enterprise).await;
+    let theirs = h.create(&other.live, &body).await.id();
+    h.patch(&other.live, &theirs, &json!({"status": "approved"})).await;
+    let allowed = h.execute(&other.live, &theirs, &format!("0x{}", hash.to_uppercase())).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.json);
 }
 
 async fn idempotent_creates_replay_and_conflict(h: Harness) {
@@ -455,25 +472,63 @@ async fn twenty_concurrent_approves_and_executes_have_one_winner(h: Harness) {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
 
+    // Twenty retries of one execute: one transition.
+    let hash = random_tx_hash();
     let executes: Vec<_> = (0..20)
         .map(|_| {
-            let (h, id) = (h.clone(), id.clone());
-            tokio::spawn(async move { h.execute(&h.tenant.live, &id, &random_tx_hash()).await })
+            let (h, id, hash) = (h.clone(), id.clone(), hash.clone());
+            tokio::spawn(async move { h.execute(&h.tenant.live, &id, &hash).await })
         })
         .collect();
-    let mut winners = Vec::new();
+    let mut winners = 0;
     for task in executes {
         let response = task.await.unwrap();
         if response.status == 200 {
-            winners.push(response.json["expected_tx_hash"].as_str().unwrap().to_owned());
+            winners += 1;
         } else {
             assert_eq!((response.status, response.error().1.as_str()), (409, "invalid_status_transition"));
         }
     }
-    assert_eq!(winners.len(), 1);
-    assert_eq!(h.get(&h.tenant.live, &id).await.json["expected_tx_hash"], json!(winners[0]));
+    assert_eq!(winners, 1);
+    assert_eq!(h.get(&h.tenant.live, &id).await.json["expected_tx_hash"], json!(hash));
     assert_eq!(h.queue.0.lock().unwrap().len(), 1);
     assert_eq!(event_types_of(&h, &id).await, ["payout.created", "payout.approved", "payout.executed"]);
+
+    // Twenty different replacement hashes at once: each applied one after the other or refused
+    // as a conflict, never lost: the last one applied is the intent's, and only its claim remains.
+    let executes: Vec<_> = (0..20)
+        .map(|_| {
+            let (h, id) = (h.clone(), id.clone());
+            tokio::spawn(async move {
+                let hash = random_tx_hash();
+                (hash.clone(), h.execute(&h.tenant.live, &id, &hash).await)
+            })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    let mut refused = Vec::new();
+    for task in executes {
+        let (hash, response) = task.await.unwrap();
+        match response.status {
+            200 => applied.push((response.json["updated_at"].as_str().unwrap().to_owned(), hash)),
+            _ => {
+                assert_eq!((response.status, response.error().1.as_str()), (409, "concurrent_update"), "{}", response.json);
+                refused.push(hash);
+            }
+        }
+    }
+    assert!(!applied.is_empty());
+    let current = h.get(&h.tenant.live, &id).await.json["expected_tx_hash"].as_str().unwrap().to_owned();
+    let executed_events = event_types_of(&h, &id).await.iter().filter(|t| *t == "payout.executed").count();
+    assert_eq!(executed_events, 1 + applied.len(), "one event per applied execute");
+    assert_eq!(h.queue.0.lock().unwrap().len(), 1 + applied.len(), "one message per applied execute");
+    let org = &h.tenant.org;
+    for hash in applied.iter().map(|(_, hash)| hash).chain(refused.iter()).chain(std::iter::once(&hash)) {
+        let tx = payouts::domain::address::TxHash::parse(payouts::domain::chain::Chain::Tron, hash).unwrap();
+        let claim = records::tx_claim_key(org, payouts::domain::chain::Environment::Live, payouts::domain::chain::Chain::Tron, &tx);
+        let held = h.app.store.get(&[claim]).await.unwrap().pop().flatten().is_some();
+        assert_eq!(held, *hash == current, "claim of {hash} (current {current})");
+    }
 }
 
 async fn list_filters_and_paginates(h: Harness) {
@@ -562,7 +617,7 @@ on_both_stores!(
     authentication_and_plans,
     tenants_and_environments_are_isolated,
     state_machine_over_http,
-    evm_execute_normalizes_and_tx_hash_is_unique_across_orgs,
+    evm_execute_normalizes_and_tx_hash_is_unique_within_an_org,
     idempotent_creates_replay_and_conflict,
     idempotent_execute_replays,
     concurrent_idempotent_creates_make_one_intent,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 const AMOUNT: u128 = 25_000_000;
 
-const SETTLEMENT_FIELDS: [&str; 17] = [
+const SETTLEMENT_FIELDS: [&str; 19] = [
     "id",
     "org_id",
     "payout_intent_id",
@@ -20,7 +20,9 @@ const SETTLEMENT_FIELDS: [&str; 17] = [
     "from_address",
     "to_address",
     "token",
+    "amount",
     "amount_atomic",
+    "source_wallet_id",
     "block_number",
     "block_hash",
     "confirmations",
@@ -80,6 +82,8 @@ async fn settlements_are_listed_by_payout_and_chain() {
     assert_eq!(tron_data.len(), 1);
     assert_eq!((tron_data[0]["payout_intent_id"].as_str(), tron_data[0]["amount_atomic"].as_str()), (Some(tron_id.as_str()), Some("24999999")));
     assert_eq!(tron_data[0]["to_address"], json!(rig.tron(recipient)));
+    assert_eq!(tron_data[0]["amount"].to_string(), "24.999999", "token units, exact");
+    assert_eq!(tron_data[0]["source_wallet_id"], Value::Null, "no registered wallet sent it");
     assert_eq!(list(&format!("?payout_intent_id={base_id}&chain=tron")).await.json["data"], json!([]));
     let page = list("?limit=1").await;
     assert_eq!((page.json["has_more"].as_bool(), page.json["data"].as_array().map(Vec::len)), (Some(true), Some(1)));

@@ -16,15 +16,18 @@
 //! The provider's headers (e.g. `TRON-PRO-API-KEY`) and the endpoint URL (which may embed a key
 //! in its path) never appear in errors or logs.
 
-use crate::config::ChainSettings;
+use crate::config::{ChainRegistry, ChainSettings};
 use crate::domain::address::TxHash;
-use crate::domain::chain::Chain;
-use crate::ports::chain::{ChainError, ChainReader, ChainSnapshot, TransferLog, TxReceipt};
+use crate::domain::chain::{Chain, Environment};
+use crate::domain::wallet::EIP1271_MAGIC_VALUE;
+use crate::ports::chain::{BlockHeader, ChainError, ChainReader, ChainSnapshot, ContractWallets, TransferLog, TxReceipt};
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::{RpcError, TransportError, TransportErrorKind};
 use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Tron's JSON-RPC refuses batches of more than 100 calls.
@@ -87,6 +90,9 @@ enum Purpose {
     Receipt(usize),
     Head,
     Finalized,
+    Block(usize),
+    /// EIP-1271 `isValidSignature` through `eth_call`: a JSON-RPC error (a revert) is "no".
+    Eip1271,
 }
 
 struct PlannedCall {
@@ -99,6 +105,8 @@ enum Answer {
     Receipt(usize, Option<TxReceipt>),
     Head(u64),
     Finalized(Option<u64>),
+    Block(usize, Option<BlockHeader>),
+    Eip1271(bool),
 }
 
 /// A failed attempt: what to say, and the pause the server asked for (HTTP `Retry-After`).
@@ -255,14 +263,28 @@ impl RpcChainReader {
 
         let mut answers = Vec::with_capacity(chunk.len());
         for (call, waiter) in chunk.iter().zip(waiters) {
-            let value = waiter.await.map_err(|e| {
-                let mut error = transport_error(&e);
-                error.message = format!("{}: {}", call.method, error.message);
-                error
-            })?;
+            let value = match (call.purpose, waiter.await) {
+                // The wallet answered, by reverting: not a valid signature (or not a contract).
+                (Purpose::Eip1271, Err(RpcError::ErrorResp(_))) => {
+                    answers.push(Answer::Eip1271(false));
+                    continue;
+                }
+                (_, result) => result.map_err(|e| {
+                    let mut error = transport_error(&e);
+                    error.message = format!("{}: {}", call.method, error.message);
+                    error
+                })?,
+            };
             let answer = match call.purpose {
                 Purpose::Head => Answer::Head(parse_quantity(&value).map_err(|e| AttemptError::new(format!("eth_blockNumber: {e}")))?),
                 Purpose::Finalized => Answer::Finalized(parse_block_number(&value).map_err(|e| AttemptError::new(format!("finalized block: {e}")))?),
+                Purpose::Block(index) => Answer::Block(index, parse_block_header(&value).map_err(|e| AttemptError::new(format!("block: {e}")))?),
+                Purpose::Eip1271 => {
+                    let text = value.as_str().ok_or_else(|| AttemptError::new("eth_call: expected hex data"))?;
+                    let data = parse_hex(text).map_err(|e| AttemptError::new(format!("eth_call: {e}")))?;
+                    // `bytes4` is ABI-encoded left-aligned in one word.
+                    Answer::Eip1271(data.len() == 32 && data[..4] == EIP1271_MAGIC_VALUE && data[4..].iter().all(|b| *b == 0))
+                }
                 Purpose::Receipt(index) => {
                     let hash = tx_hashes.get(index).ok_or_else(|| AttemptError::new("internal: receipt index out of range"))?;
                     let receipt = parse_receipt(self.chain, hash, &value).map_err(|e| AttemptError::new(format!("receipt of {}: {e}", hash.as_str())))?;
@@ -305,6 +327,7 @@ impl ChainReader for RpcChainReader {
                     }
                     Answer::Head(number) => head = Some(number),
                     Answer::Finalized(number) => finalized = Some(number),
+                    Answer::Block(..) | Answer::Eip1271(_) => {}
                 }
             }
         }
@@ -317,6 +340,104 @@ impl ChainReader for RpcChainReader {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ChainSnapshot { head, finalized, receipts })
     }
+
+    async fn blocks(&self, numbers: &[u64]) -> Result<Vec<Option<BlockHeader>>, ChainError> {
+        let calls: Vec<PlannedCall> = numbers
+            .iter()
+            .enumerate()
+            .map(|(index, number)| PlannedCall {
+                purpose: Purpose::Block(index),
+                method: "eth_getBlockByNumber",
+                params: Value::Array(vec![Value::String(format!("0x{number:x}")), Value::Bool(false)]),
+            })
+            .collect();
+        let mut blocks: Vec<Option<Option<BlockHeader>>> = vec![None; numbers.len()];
+        for chunk in calls.chunks(self.options.max_batch) {
+            for answer in self.run_chunk(chunk, &[]).await? {
+                if let Answer::Block(index, block) = answer
+                    && let Some(slot) = blocks.get_mut(index)
+                {
+                    *slot = Some(block);
+                }
+            }
+        }
+        blocks.into_iter().enumerate().map(|(index, block)| block.ok_or_else(|| ChainError(format!("{}: no answer for block #{index}", self.chain)))).collect()
+    }
+}
+
+impl RpcChainReader {
+    /// `isValidSignature(hash, signature)` of the contract at `wallet` (EIP-1271), at the latest block.
+    pub async fn accepts_signature(&self, wallet: [u8; 20], hash: [u8; 32], signature: &[u8]) -> Result<bool, ChainError> {
+        let mut data = Vec::with_capacity(4 + 32 * 4 + signature.len());
+        data.extend_from_slice(&EIP1271_MAGIC_VALUE);
+        data.extend_from_slice(&hash);
+        data.extend_from_slice(&abi_word(0x40));
+        data.extend_from_slice(&abi_word(signature.len() as u64));
+        data.extend_from_slice(signature);
+        // The bytes are padded to a whole number of words.
+        data.resize(4 + 3 * 32 + signature.len().div_ceil(32) * 32, 0);
+        let call = serde_json::json!({ "to": format!("0x{}", hex::encode(wallet)), "data": format!("0x{}", hex::encode(&data)) });
+        let planned = [PlannedCall { purpose: Purpose::Eip1271, method: "eth_call", params: Value::Array(vec![call, Value::String("latest".into())]) }];
+        for answer in self.run_chunk(&planned, &[]).await? {
+            if let Answer::Eip1271(valid) = answer {
+                return Ok(valid);
+            }
+        }
+        Err(ChainError(format!("{}: no answer to eth_call", self.chain)))
+    }
+}
+
+fn abi_word(value: u64) -> [u8; 32] {
+    let mut word = [0u8; 32];
+    word[24..].copy_from_slice(&value.to_be_bytes());
+    word
+}
+
+/// EIP-1271 checks over each (environment, chain)'s JSON-RPC endpoint. Clients are made on first
+/// use, so API functions that never verify a contract wallet never build one.
+pub struct RpcContractWallets {
+    chains: Arc<ChainRegistry>,
+    options: RpcOptions,
+    readers: Mutex<HashMap<(Environment, Chain), Arc<RpcChainReader>>>,
+}
+
+impl RpcContractWallets {
+    pub fn new(chains: Arc<ChainRegistry>, options: RpcOptions) -> RpcContractWallets {
+        RpcContractWallets { chains, options, readers: Mutex::new(HashMap::new()) }
+    }
+
+    fn reader(&self, environment: Environment, chain: Chain) -> Result<Arc<RpcChainReader>, ChainError> {
+        let mut readers = self.readers.lock().map_err(|_| ChainError("reader cache poisoned".into()))?;
+        if let Some(reader) = readers.get(&(environment, chain)) {
+            return Ok(reader.clone());
+        }
+        let settings = self.chains.get(environment, chain).ok_or_else(|| ChainError(format!("{environment} {chain} is not configured")))?;
+        let reader = Arc::new(RpcChainReader::new(settings, self.options.clone())?);
+        readers.insert((environment, chain), reader.clone());
+        Ok(reader)
+    }
+}
+
+#[async_trait]
+impl ContractWallets for RpcContractWallets {
+    async fn accepts_signature(&self, environment: Environment, chain: Chain, wallet: [u8; 20], hash: [u8; 32], signature: &[u8]) -> Result<bool, ChainError> {
+        let reader = self.reader(environment, chain)?;
+        reader.accepts_signature(wallet, hash, signature).await
+    }
+}
+
+/// A block's hash and timestamp, read as raw JSON (`null`: not known yet). Timestamps are
+/// seconds on every supported chain; a value only milliseconds can reach is read as such.
+fn parse_block_header(value: &Value) -> Result<Option<BlockHeader>, String> {
+    let block = match value {
+        Value::Null => return Ok(None),
+        Value::Object(block) => block,
+        other => return Err(format!("expected a block object, got {}", truncate(&other.to_string(), 80))),
+    };
+    let hash: [u8; 32] = parse_fixed(block.get("hash"), "hash")?;
+    let raw = parse_quantity(block.get("timestamp").unwrap_or(&Value::Null)).map_err(|e| format!("timestamp: {e}"))?;
+    let timestamp = if raw > 100_000_000_000 { raw / 1000 } else { raw };
+    Ok(Some(BlockHeader { hash: format!("0x{}", hex::encode(hash)), timestamp }))
 }
 
 fn transport_error(error: &TransportError) -> AttemptError {
@@ -452,7 +573,7 @@ fn parse_receipt(chain: Chain, hash: &TxHash, value: &Value) -> Result<Option<Tx
             amount: word_amount(&data),
         });
     }
-    Ok(Some(TxReceipt { succeeded, block_number, block_hash: format!("0x{}", hex::encode(block_hash)), transfers }))
+    Ok(Some(TxReceipt { succeeded, block_number, block_hash: format!("0x{}", hex::encode(block_hash)), block_timestamp: None, transfers }))
 }
 
 /// The address in an indexed topic: its last 20 bytes.

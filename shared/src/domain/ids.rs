@@ -80,6 +80,8 @@ prefixed_id!(/// An organization (tenant).
     OrgId, "org_");
 prefixed_id!(/// A webhook delivery (one event to one endpoint).
     DeliveryId, "del_");
+prefixed_id!(/// A source wallet (an address an organization pays from).
+    WalletId, "wal_");
 
 #[cfg(test)]
 mod tests {

@@ -11,4 +11,5 @@ pub mod payout;
 pub mod settlement;
 pub mod time;
 pub mod verification;
+pub mod wallet;
 pub mod webhook;

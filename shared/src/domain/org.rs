@@ -3,9 +3,11 @@
 use super::chain::Environment;
 use super::ids::{ApiKeyId, OrgId};
 use super::time::{self, Timestamp};
+use super::wallet::SenderPolicy;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,8 +76,23 @@ pub struct Organization {
     /// still settle it. Zero: exact match only.
     #[serde(default, with = "rust_decimal::serde::str")]
     pub amount_tolerance: Decimal,
+    /// Sender policies chosen per environment; an environment not listed has its default
+    /// (`registered` in live, `any` in sandbox).
+    #[serde(default)]
+    pub sender_policies: BTreeMap<Environment, SenderPolicy>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
+}
+
+impl Organization {
+    pub fn new(name: String, plan: Plan, now: Timestamp) -> Organization {
+        Organization { id: OrgId::generate(), name, plan, amount_tolerance: Decimal::ZERO, sender_policies: BTreeMap::new(), created_at: now }
+    }
+
+    /// Which transfers may settle this organization's payouts in `environment`.
+    pub fn sender_policy(&self, environment: Environment) -> SenderPolicy {
+        self.sender_policies.get(&environment).copied().unwrap_or(SenderPolicy::default_for(environment))
+    }
 }
 
 /// A secret API key as handed to the merchant once. `Debug` never shows it.

@@ -117,9 +117,27 @@ pub enum FailureReason {
     RecipientMismatch,
     AmountMismatch,
     TxNotFound,
+    /// The transfer was not sent by a verified source wallet of the intent's organization
+    /// (under the `registered` sender policy), or was sent by another organization's.
+    SenderNotRegistered,
+    /// The transfer's block is older than the intent (minus the clock-skew allowance).
+    TxPredatesIntent,
+    /// Another payout intent already settled on this very transfer.
+    TransferAlreadySettled,
 }
 
 impl FailureReason {
+    pub const ALL: [FailureReason; 8] = [
+        FailureReason::TxReverted,
+        FailureReason::TokenMismatch,
+        FailureReason::RecipientMismatch,
+        FailureReason::AmountMismatch,
+        FailureReason::TxNotFound,
+        FailureReason::SenderNotRegistered,
+        FailureReason::TxPredatesIntent,
+        FailureReason::TransferAlreadySettled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureReason::TxReverted => "tx_reverted",
@@ -127,6 +145,25 @@ impl FailureReason {
             FailureReason::RecipientMismatch => "recipient_mismatch",
             FailureReason::AmountMismatch => "amount_mismatch",
             FailureReason::TxNotFound => "tx_not_found",
+            FailureReason::SenderNotRegistered => "sender_not_registered",
+            FailureReason::TxPredatesIntent => "tx_predates_intent",
+            FailureReason::TransferAlreadySettled => "transfer_already_settled",
+        }
+    }
+
+    /// Whether the failure leaves the transfer unbooked, so that the intent's tx-hash claim is
+    /// released in the same write and the hash can back a new intent. An `amount_mismatch`
+    /// records the transfer as a settlement: its claim stays, so it is never booked twice.
+    pub fn releases_tx_claim(self) -> bool {
+        match self {
+            FailureReason::TxReverted
+            | FailureReason::TokenMismatch
+            | FailureReason::RecipientMismatch
+            | FailureReason::TxNotFound
+            | FailureReason::SenderNotRegistered
+            | FailureReason::TxPredatesIntent
+            | FailureReason::TransferAlreadySettled => true,
+            FailureReason::AmountMismatch => false,
         }
     }
 }
@@ -228,6 +265,17 @@ pub struct TransitionError {
     pub to: PayoutStatus,
 }
 
+/// Why an executed intent's hash cannot be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReplaceHashError {
+    #[error("the transaction was already seen on-chain")]
+    AlreadySeen,
+    #[error("the intent already carries this hash")]
+    SameHash,
+    #[error("the payout intent is {0}")]
+    Status(PayoutStatus),
+}
+
 /// Everything a new intent needs; validated before it gets here.
 #[derive(Clone, Debug)]
 pub struct NewPayout {
@@ -321,6 +369,27 @@ impl PayoutIntent {
         self.expected_tx_hash = Some(tx_hash);
         self.executed_at = Some(now);
         Ok(event)
+    }
+
+    /// Replaces the hash of an executed intent whose tx was never seen on-chain (a wallet's
+    /// speed-up or replacement, or a typo). `executed_at` becomes now: the not-found window
+    /// starts again for the new hash. Returns the hash replaced.
+    pub fn replace_tx_hash(&mut self, tx_hash: TxHash, now: Timestamp) -> Result<TxHash, ReplaceHashError> {
+        if self.status != PayoutStatus::Executed || self.first_seen_at.is_some() || self.observation.is_some() {
+            return Err(match self.status {
+                PayoutStatus::Verifying | PayoutStatus::Executed => ReplaceHashError::AlreadySeen,
+                other => ReplaceHashError::Status(other),
+            });
+        }
+        let old = self.expected_tx_hash.replace(tx_hash.clone()).ok_or(ReplaceHashError::Status(self.status))?;
+        if old == tx_hash {
+            self.expected_tx_hash = Some(old);
+            return Err(ReplaceHashError::SameHash);
+        }
+        self.executed_at = Some(now);
+        self.next_check_at = None;
+        self.updated_at = now;
+        Ok(old)
     }
 
     /// Applies draft-only edits. Refused outside `draft`, naming the current status.

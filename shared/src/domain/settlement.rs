@@ -1,8 +1,10 @@
-//! Settlements: one on-chain token transfer, identified by (chain, tx_hash, log_index).
+//! Settlements: one on-chain token transfer, identified by (environment, chain, tx_hash,
+//! log_index): a transfer is booked once, and a sandbox pointed at the same network as live can
+//! never block live.
 
 use super::address::{TxHash, tron_address_from_account};
 use super::chain::{Chain, Environment, Token};
-use super::ids::{OrgId, PayoutId, SettlementId};
+use super::ids::{OrgId, PayoutId, SettlementId, WalletId};
 use super::money::AtomicAmount;
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,9 @@ pub struct Settlement {
     pub to_address: Option<String>,
     pub token: Token,
     pub amount_atomic: AtomicAmount,
+    /// The organization's verified wallet that sent the transfer, if it was one.
+    #[serde(default)]
+    pub source_wallet_id: Option<WalletId>,
     pub block_number: Option<u64>,
     pub block_hash: Option<String>,
     pub confirmations: u64,
@@ -50,7 +55,9 @@ impl Settlement {
             from_address: self.from_address.clone(),
             to_address: self.to_address.clone(),
             token: self.token,
+            amount: self.amount_atomic.to_decimal(),
             amount_atomic: self.amount_atomic.to_string(),
+            source_wallet_id: self.source_wallet_id.as_ref().map(ToString::to_string),
             block_number: self.block_number,
             block_hash: self.block_hash.clone(),
             confirmations: self.confirmations,
@@ -77,7 +84,15 @@ pub struct SettlementView {
     #[schema(nullable)]
     pub to_address: Option<String>,
     pub token: Token,
+    /// The amount in token units, as an exact JSON number (`25.000000`).
+    #[schema(value_type = f64, example = 500.0)]
+    #[serde(serialize_with = "decimal_number")]
+    pub amount: rust_decimal::Decimal,
+    /// The amount in the token's smallest unit, as a string.
     pub amount_atomic: String,
+    /// The verified source wallet of the organization that sent it (`null`: the sender is none).
+    #[schema(nullable)]
+    pub source_wallet_id: Option<String>,
     #[schema(nullable)]
     pub block_number: Option<u64>,
     #[schema(nullable)]
@@ -90,4 +105,10 @@ pub struct SettlementView {
     pub environment: Environment,
     #[schema(format = DateTime)]
     pub created_at: String,
+}
+
+/// A decimal as a JSON number with its scale, never through `f64`.
+fn decimal_number<S: serde::Serializer>(value: &rust_decimal::Decimal, s: S) -> Result<S::Ok, S::Error> {
+    let raw = serde_json::value::RawValue::from_string(value.to_string()).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
 }

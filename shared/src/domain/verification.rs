@@ -7,14 +7,45 @@
 //! - A receipt is first recorded (block number and hash): `executed → verifying`.
 //! - Nothing is concluded from a receipt until it is deep enough (confirmations, or finalized)
 //!   AND still in the very block recorded earlier; a moved tx is re-recorded and waited for again.
-//! - Then the receipt's logs decide: reverted, token mismatch, recipient mismatch, amount
-//!   mismatch (outside the org's tolerance), or settled.
+//! - Then the receipt decides, in this order: reverted; no transfer of the intent's token
+//!   (token mismatch); none to the recipient (recipient mismatch); a block older than the intent
+//!   minus [`CLOCK_SKEW_ALLOWANCE`] (tx predates intent); no transfer from an allowed sender
+//!   (sender not registered: under `registered` only the org's verified wallets are allowed,
+//!   under `any` everyone but another org's verified wallet); then the amount (amount mismatch
+//!   outside the org's tolerance, or settled).
 
+use super::ids::WalletId;
 use super::payout::{ChainObservation, FailureReason, PayoutIntent, PayoutStatus};
 use super::time::Timestamp;
+use super::wallet::SenderPolicy;
 use crate::config::FinalityPolicy;
 use crate::ports::chain::{TransferLog, TxReceipt};
 use chrono::Duration;
+use std::collections::{HashMap, HashSet};
+
+/// How much earlier than the intent's `created_at` a transfer's block may be and still count:
+/// block timestamps and the service's clock may disagree by this much.
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(10);
+
+/// Which senders may settle the intent.
+#[derive(Clone, Debug)]
+pub struct SenderRules {
+    pub policy: SenderPolicy,
+    /// The intent's organization's verified wallets on its environment and chain, by account.
+    pub own_wallets: HashMap<[u8; 20], WalletId>,
+    /// Accounts that are verified wallets of other organizations.
+    pub foreign_wallets: HashSet<[u8; 20]>,
+}
+
+impl SenderRules {
+    /// Whether a transfer from `sender` may settle the intent.
+    pub fn allows(&self, sender: &[u8; 20]) -> bool {
+        match self.policy {
+            SenderPolicy::Registered => self.own_wallets.contains_key(sender),
+            SenderPolicy::Any => !self.foreign_wallets.contains(sender),
+        }
+    }
+}
 
 /// Everything the verdict depends on besides the intent and the receipt.
 #[derive(Clone, Debug)]
@@ -30,6 +61,9 @@ pub struct VerificationRules {
     pub confirmations: u64,
     pub finality: FinalityPolicy,
     pub not_found_window: Duration,
+    pub senders: SenderRules,
+    /// A transfer in a block older than this predates the intent (`created_at` minus the allowance).
+    pub not_before: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,11 +74,15 @@ pub enum Verdict {
     Observed(ChainObservation),
     /// The tx was seen before and is gone (reorged out): forget the sighting and wait again.
     Vanished,
-    /// Deep enough, same block: settled by this transfer.
-    Settle { transfer: TransferLog, confirmations: u64 },
+    /// Deep enough and to the recipient: the block's time is needed to go on (the caller reads
+    /// the block, sets the receipt's `block_timestamp` and decides again).
+    NeedsBlockTime,
+    /// Deep enough, same block: settled by this transfer (sent by `source_wallet` when it is one
+    /// of the org's verified wallets).
+    Settle { transfer: TransferLog, confirmations: u64, source_wallet: Option<WalletId> },
     /// Failed; `transfer` is the recipient's transfer when the amount was wrong (still recorded
     /// as a settlement so reconciliation shows the discrepancy).
-    Fail { reason: FailureReason, transfer: Option<TransferLog>, confirmations: u64 },
+    Fail { reason: FailureReason, transfer: Option<TransferLog>, confirmations: u64, source_wallet: Option<WalletId> },
 }
 
 /// Confirmations of a tx in `block` when the head is `head` (the tx's own block counts as 1).
@@ -62,7 +100,7 @@ pub fn decide(intent: &PayoutIntent, receipt: Option<&TxReceipt>, head: u64, fin
         }
         let since = intent.executed_at.unwrap_or(intent.updated_at);
         return if now - since >= rules.not_found_window {
-            Verdict::Fail { reason: FailureReason::TxNotFound, transfer: None, confirmations: 0 }
+            Verdict::Fail { reason: FailureReason::TxNotFound, transfer: None, confirmations: 0, source_wallet: None }
         } else {
             Verdict::Wait
         };
@@ -84,25 +122,40 @@ pub fn decide(intent: &PayoutIntent, receipt: Option<&TxReceipt>, head: u64, fin
 
 /// The verdict on a receipt that is deep enough and still where it was first seen.
 fn judge(receipt: &TxReceipt, rules: &VerificationRules, confirmations: u64) -> Verdict {
-    let fail = |reason, transfer| Verdict::Fail { reason, transfer, confirmations };
+    let fail = |reason| Verdict::Fail { reason, transfer: None, confirmations, source_wallet: None };
     if !receipt.succeeded {
-        return fail(FailureReason::TxReverted, None);
+        return fail(FailureReason::TxReverted);
     }
     let of_token: Vec<&TransferLog> = receipt.transfers.iter().filter(|t| t.token_contract == rules.token_contract).collect();
     if of_token.is_empty() {
-        return fail(FailureReason::TokenMismatch, None);
+        return fail(FailureReason::TokenMismatch);
     }
-    // Of the recipient's transfers, the one closest to the expected amount decides (the exact
-    // one when present; the first of equally close ones).
-    let closest = of_token
+    let to_recipient: Vec<&TransferLog> = of_token.into_iter().filter(|t| t.to == rules.recipient).collect();
+    if to_recipient.is_empty() {
+        return fail(FailureReason::RecipientMismatch);
+    }
+    let Some(block_time) = receipt.block_timestamp.and_then(|seconds| chrono::DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0)) else {
+        return Verdict::NeedsBlockTime;
+    };
+    if block_time < rules.not_before {
+        return fail(FailureReason::TxPredatesIntent);
+    }
+    // Of the recipient's transfers from allowed senders, the one closest to the expected amount
+    // decides (the exact one when present; the first of equally close ones).
+    let closest = to_recipient
         .into_iter()
-        .filter(|t| t.to == rules.recipient)
+        .filter(|t| rules.senders.allows(&t.from))
         .min_by_key(|t| t.amount.map(|amount| amount.abs_diff(rules.expected_amount)).unwrap_or(u128::MAX));
     let Some(closest) = closest else {
-        return fail(FailureReason::RecipientMismatch, None);
+        return fail(FailureReason::SenderNotRegistered);
     };
+    let source_wallet = rules.senders.own_wallets.get(&closest.from).cloned();
     let within_tolerance = closest.amount.is_some_and(|amount| amount.abs_diff(rules.expected_amount) <= rules.tolerance);
-    if within_tolerance { Verdict::Settle { transfer: closest.clone(), confirmations } } else { fail(FailureReason::AmountMismatch, Some(closest.clone())) }
+    if within_tolerance {
+        Verdict::Settle { transfer: closest.clone(), confirmations, source_wallet }
+    } else {
+        Verdict::Fail { reason: FailureReason::AmountMismatch, transfer: Some(closest.clone()), confirmations, source_wallet }
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +182,8 @@ mod tests {
             confirmations: 12,
             finality: FinalityPolicy::Confirmations,
             not_found_window: Duration::hours(24),
+            senders: SenderRules { policy: SenderPolicy::Any, own_wallets: HashMap::new(), foreign_wallets: HashSet::new() },
+            not_before: Utc::now() - CLOCK_SKEW_ALLOWANCE,
         }
     }
 
@@ -156,7 +211,7 @@ mod tests {
     }
 
     fn receipt(block: u64, hash: &str, transfers: Vec<TransferLog>) -> TxReceipt {
-        TxReceipt { succeeded: true, block_number: block, block_hash: hash.into(), transfers }
+        TxReceipt { succeeded: true, block_number: block, block_hash: hash.into(), block_timestamp: Some(Utc::now().timestamp() as u64), transfers }
     }
 
     /// An intent already seen at block 100 in HASH_A.
@@ -184,7 +239,7 @@ mod tests {
         assert_eq!(decide(&intent, Some(&good), 110, None, &rules(), now), Verdict::Wait, "11 confirmations");
         assert_eq!(
             decide(&intent, Some(&good), 111, None, &rules(), now),
-            Verdict::Settle { transfer: transfer(TOKEN, RECIPIENT, 500_000_000, 3), confirmations: 12 }
+            Verdict::Settle { transfer: transfer(TOKEN, RECIPIENT, 500_000_000, 3), confirmations: 12, source_wallet: None }
         );
         // Reorged into another block: re-recorded, never settled on the old sighting.
         let moved = receipt(101, HASH_B, good.transfers.clone());
@@ -226,7 +281,12 @@ mod tests {
         let low = verdict(vec![transfer(TOKEN, RECIPIENT, 499_950_000, 7)], true);
         assert_eq!(
             low,
-            Verdict::Fail { reason: FailureReason::AmountMismatch, transfer: Some(transfer(TOKEN, RECIPIENT, 499_950_000, 7)), confirmations: 101 }
+            Verdict::Fail {
+                reason: FailureReason::AmountMismatch,
+                transfer: Some(transfer(TOKEN, RECIPIENT, 499_950_000, 7)),
+                confirmations: 101,
+                source_wallet: None
+            }
         );
         assert_eq!(reason(verdict(vec![transfer(TOKEN, RECIPIENT, 500_000_001, 0)], true)), Some(FailureReason::AmountMismatch));
         // Several logs: the exact one wins; without one, the closest decides and is recorded.
@@ -250,6 +310,51 @@ mod tests {
         assert!(matches!(decide(&intent, Some(&near), 200, None, &lenient, now), Verdict::Settle { .. }));
         let far = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 499_949_999, 0)]);
         assert!(matches!(decide(&intent, Some(&far), 200, None, &lenient, now), Verdict::Fail { reason: FailureReason::AmountMismatch, .. }));
+    }
+
+    #[test]
+    fn a_transfer_older_than_the_intent_predates_it() {
+        let now = Utc::now();
+        let intent = verifying_intent(now);
+        let mut r = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 500_000_000, 0)]);
+        let rules = rules();
+        let at = |t: Timestamp| Some(t.timestamp() as u64);
+        r.block_timestamp = at(rules.not_before - Duration::seconds(1));
+        assert!(matches!(decide(&intent, Some(&r), 200, None, &rules, now), Verdict::Fail { reason: FailureReason::TxPredatesIntent, transfer: None, .. }));
+        r.block_timestamp = at(rules.not_before + Duration::seconds(1));
+        assert!(matches!(decide(&intent, Some(&r), 200, None, &rules, now), Verdict::Settle { .. }));
+        r.block_timestamp = None;
+        assert_eq!(decide(&intent, Some(&r), 200, None, &rules, now), Verdict::NeedsBlockTime, "no block time: no verdict");
+    }
+
+    #[test]
+    fn only_allowed_senders_settle() {
+        let now = Utc::now();
+        let intent = verifying_intent(now);
+        let own = [0x33; 20];
+        let wallet = WalletId::generate();
+        let r = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 500_000_000, 0)]);
+        let with = |policy, own_wallets: HashMap<[u8; 20], WalletId>, foreign: &[[u8; 20]]| {
+            let mut rules = rules();
+            rules.senders = SenderRules { policy, own_wallets, foreign_wallets: foreign.iter().copied().collect() };
+            decide(&intent, Some(&r), 200, None, &rules, now)
+        };
+        let registered_nobody = with(SenderPolicy::Registered, HashMap::new(), &[]);
+        assert!(matches!(registered_nobody, Verdict::Fail { reason: FailureReason::SenderNotRegistered, transfer: None, .. }));
+        let registered_own = with(SenderPolicy::Registered, HashMap::from([(own, wallet.clone())]), &[]);
+        assert!(matches!(registered_own, Verdict::Settle { source_wallet: Some(w), .. } if w == wallet));
+        assert!(matches!(with(SenderPolicy::Any, HashMap::new(), &[]), Verdict::Settle { source_wallet: None, .. }));
+        let any_foreign = with(SenderPolicy::Any, HashMap::new(), &[own]);
+        assert!(matches!(any_foreign, Verdict::Fail { reason: FailureReason::SenderNotRegistered, .. }), "another org's verified wallet");
+        // Two transfers to the recipient: the allowed sender's one decides, even if less close.
+        let mut two = receipt(100, HASH_A, vec![transfer(TOKEN, RECIPIENT, 500_000_000, 0), transfer(TOKEN, RECIPIENT, 1, 1)]);
+        two.transfers[1].from = [0x44; 20];
+        let mut rules = rules();
+        rules.senders =
+            SenderRules { policy: SenderPolicy::Registered, own_wallets: HashMap::from([([0x44; 20], wallet.clone())]), foreign_wallets: HashSet::new() };
+        assert!(
+            matches!(decide(&intent, Some(&two), 200, None, &rules, now), Verdict::Fail { reason: FailureReason::AmountMismatch, transfer: Some(t), source_wallet: Some(_), .. } if t.log_index == 1)
+        );
     }
 
     #[test]

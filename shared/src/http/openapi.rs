@@ -98,6 +98,68 @@ fn update_payout() {}
 #[allow(dead_code)]
 fn execute_payout() {}
 
+/// `POST /v1/payouts/wallets` body: a wallet the organization pays from.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CreateWalletRequest {
+    chain: crate::domain::chain::Chain,
+    /// Validated like a recipient: tron base58check `T…`; arbitrum/base `0x…` (EIP-55 checksum
+    /// enforced when mixed case); the zero address and token contracts are refused.
+    address: String,
+    #[schema(nullable, max_length = 100)]
+    label: Option<String>,
+    /// Sandbox only: the wallet is verified at once, without a proof (local development).
+    #[schema(nullable)]
+    skip_proof: Option<bool>,
+}
+
+/// `POST /v1/payouts/wallets/{wallet_id}/verify` body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct VerifyWalletRequest {
+    /// `0x` + hex: the EIP-191 `personal_sign` signature of `challenge` (EVM account), tron's
+    /// signed-message signature of it (TronWeb `signMessageV2`), or a signature the contract
+    /// wallet's EIP-1271 `isValidSignature` accepts for the EIP-191 hash of `challenge`.
+    #[schema(example = "0x5f1c…1b")]
+    signature: String,
+}
+
+#[utoipa::path(post, path = "/v1/payouts/wallets", tag = "Payouts", operation_id = "createSourceWallet",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 hours")),
+    request_body = CreateWalletRequest,
+    responses((status = 201, body = crate::domain::wallet::WalletView, description = "Registered, `pending_verification` (or `verified` with sandbox `skip_proof`)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(dead_code)]
+fn create_wallet() {}
+
+#[utoipa::path(get, path = "/v1/payouts/wallets", tag = "Payouts", operation_id = "listSourceWallets",
+    params(
+        ("chain" = Option<crate::domain::chain::Chain>, Query),
+        ("status" = Option<crate::domain::wallet::WalletStatus>, Query),
+        ("cursor" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = ListBody<crate::domain::wallet::WalletView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_wallets() {}
+
+#[utoipa::path(get, path = "/v1/payouts/wallets/{wallet_id}", tag = "Payouts", operation_id = "getSourceWallet",
+    params(("wallet_id" = String, Path)),
+    responses((status = 200, body = crate::domain::wallet::WalletView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn get_wallet() {}
+
+#[utoipa::path(delete, path = "/v1/payouts/wallets/{wallet_id}", tag = "Payouts", operation_id = "deleteSourceWallet",
+    params(("wallet_id" = String, Path)),
+    responses((status = 204, description = "Deleted: its transfers no longer count as the organization's; settlements keep pointing at it"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn delete_wallet() {}
+
+#[utoipa::path(post, path = "/v1/payouts/wallets/{wallet_id}/verify", tag = "Payouts", operation_id = "verifySourceWallet",
+    params(("wallet_id" = String, Path)),
+    request_body = VerifyWalletRequest,
+    responses((status = 200, body = crate::domain::wallet::WalletView, description = "Verified"), (status = 400, body = ErrorBody, description = "`invalid_signature`: the wallet stays pending"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`wallet_already_claimed`"), (status = 503, body = ErrorBody, description = "`chain_unavailable`: the contract wallet could not be asked")))]
+#[allow(dead_code)]
+fn verify_wallet() {}
+
 /// `POST /v1/webhooks` body.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -181,7 +243,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, list_settlements, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
+    paths(create_payout, list_payouts, list_settlements, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth)
 )]

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::service::auth::presented_key;
 use crate::service::payouts;
 use crate::service::reply::Reply;
-use crate::service::{App, webhooks};
+use crate::service::{App, wallets, webhooks};
 use http::{Method, StatusCode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,6 +15,11 @@ pub enum Route {
     CreatePayout,
     ListPayouts,
     ListSettlements,
+    CreateWallet,
+    ListWallets,
+    GetWallet,
+    DeleteWallet,
+    VerifyWallet,
     GetPayout,
     UpdatePayout,
     ExecutePayout,
@@ -30,11 +35,17 @@ pub enum Route {
 }
 
 impl Route {
-    /// Matched in this order: `/v1/payouts/settlements` before `/v1/payouts/{id}`.
-    pub const ALL: [Route; 15] = [
+    /// A literal path segment wins over a `{…}` one: `/v1/payouts/settlements` and
+    /// `/v1/payouts/wallets` are never read as a payout id.
+    pub const ALL: [Route; 20] = [
         Route::CreatePayout,
         Route::ListPayouts,
         Route::ListSettlements,
+        Route::CreateWallet,
+        Route::ListWallets,
+        Route::GetWallet,
+        Route::DeleteWallet,
+        Route::VerifyWallet,
         Route::GetPayout,
         Route::UpdatePayout,
         Route::ExecutePayout,
@@ -55,6 +66,11 @@ impl Route {
             Route::CreatePayout => (Method::POST, "/v1/payouts"),
             Route::ListPayouts => (Method::GET, "/v1/payouts"),
             Route::ListSettlements => (Method::GET, "/v1/payouts/settlements"),
+            Route::CreateWallet => (Method::POST, "/v1/payouts/wallets"),
+            Route::ListWallets => (Method::GET, "/v1/payouts/wallets"),
+            Route::GetWallet => (Method::GET, "/v1/payouts/wallets/{wallet_id}"),
+            Route::DeleteWallet => (Method::DELETE, "/v1/payouts/wallets/{wallet_id}"),
+            Route::VerifyWallet => (Method::POST, "/v1/payouts/wallets/{wallet_id}/verify"),
             Route::GetPayout => (Method::GET, "/v1/payouts/{id}"),
             Route::UpdatePayout => (Method::PATCH, "/v1/payouts/{id}"),
             Route::ExecutePayout => (Method::POST, "/v1/payouts/{id}/execute"),
@@ -76,6 +92,11 @@ impl Route {
             Route::CreatePayout => "create_payout",
             Route::ListPayouts => "list_payouts",
             Route::ListSettlements => "list_settlements",
+            Route::CreateWallet => "create_wallet",
+            Route::ListWallets => "list_wallets",
+            Route::GetWallet => "get_wallet",
+            Route::DeleteWallet => "delete_wallet",
+            Route::VerifyWallet => "verify_wallet",
             Route::GetPayout => "get_payout",
             Route::UpdatePayout => "update_payout",
             Route::ExecutePayout => "execute_payout",
@@ -123,20 +144,18 @@ fn match_template(template: &str, path: &str) -> Option<Vec<String>> {
 }
 
 pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> {
-    let mut path_known = false;
-    for route in Route::ALL {
-        let (route_method, template) = route.spec();
-        if let Some(params) = match_template(template, path) {
-            path_known = true;
-            if route_method == *method {
-                return Ok(RouteMatch { route, params });
-            }
-        }
-    }
-    if path_known {
-        return Err(ApiError::method_not_allowed(method.as_str(), path));
-    }
-    Err(ApiError::route_not_found(method.as_str(), path))
+    let matching: Vec<(Route, Vec<String>)> = Route::ALL.into_iter().filter_map(|route| Some((route, match_template(route.spec().1, path)?))).collect();
+    // The most literal templates own the path: `PATCH /v1/payouts/wallets` is a 405 on the
+    // wallets collection, not an update of a payout named "wallets".
+    let Some(fewest_params) = matching.iter().map(|(_, params)| params.len()).min() else {
+        return Err(ApiError::route_not_found(method.as_str(), path));
+    };
+    matching
+        .into_iter()
+        .filter(|(_, params)| params.len() == fewest_params)
+        .find(|(route, _)| route.spec().0 == *method)
+        .map(|(route, params)| RouteMatch { route, params })
+        .ok_or_else(|| ApiError::method_not_allowed(method.as_str(), path))
 }
 
 fn secret(request: &ApiRequest) -> Result<ApiKeySecret, ApiError> {
@@ -176,6 +195,11 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
         Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query).await?,
+        Route::CreateWallet => wallets::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
+        Route::ListWallets => wallets::list(app, &secret(request)?, &request.query).await?,
+        Route::GetWallet => wallets::get(app, &secret(request)?, matched.id()).await?,
+        Route::DeleteWallet => wallets::delete(app, &secret(request)?, matched.id()).await?,
+        Route::VerifyWallet => wallets::verify(app, &secret(request)?, matched.id(), body(request)?).await?,
         Route::GetPayout => payouts::get(app, &secret(request)?, matched.id()).await?,
         Route::UpdatePayout => payouts::update(app, &secret(request)?, matched.id(), body(request)?).await?,
         Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key, matched.id(), body(request)?).await?,
@@ -207,6 +231,7 @@ mod tests {
                 .replace("{id}", "po_e5f6a7b8c9d0e1f2a3b4c5d6")
                 .replace("{webhook_id}", "we_1")
                 .replace("{delivery_id}", "del_1")
+                .replace("{wallet_id}", "wal_1")
                 .replace("{event_id}", "evt_1");
             let matched = match_route(&method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(matched.route, route);
@@ -224,5 +249,10 @@ mod tests {
         assert_eq!(match_route(&Method::DELETE, "/v1/payouts/po_1").err().map(|e| e.code), Some("method_not_allowed"));
         assert_eq!(match_route(&Method::PUT, "/v1/webhooks/we_1").err().map(|e| e.code), Some("method_not_allowed"));
         assert_eq!(match_route(&Method::GET, "/v1/payouts//execute").err().map(|e| e.code), Some("route_not_found"));
+        // A literal segment is never taken for an id.
+        assert_eq!(match_route(&Method::PATCH, "/v1/payouts/wallets").err().map(|e| e.code), Some("method_not_allowed"));
+        assert_eq!(match_route(&Method::PATCH, "/v1/payouts/settlements").err().map(|e| e.code), Some("method_not_allowed"));
+        assert_eq!(match_route(&Method::GET, "/v1/payouts/wallets").ok().map(|m| m.route), Some(Route::ListWallets));
+        assert_eq!(match_route(&Method::GET, "/v1/payouts/po_1").ok().map(|m| m.route), Some(Route::GetPayout));
     }
 }

@@ -25,6 +25,9 @@ pub struct TxReceipt {
     pub block_number: u64,
     /// `0x`-prefixed lowercase hex.
     pub block_hash: String,
+    /// The block's timestamp (unix seconds), read from the block itself when a verdict needs it
+    /// ([`ChainReader::blocks`]); `None` until then.
+    pub block_timestamp: Option<u64>,
     /// Every `Transfer` log of the receipt, whatever contract emitted it.
     pub transfers: Vec<TransferLog>,
 }
@@ -44,9 +47,36 @@ pub struct ChainSnapshot {
 #[error("chain RPC unavailable: {0}")]
 pub struct ChainError(pub String);
 
+/// EIP-1271 contract wallets: asks a wallet whether it accepts a signature of a hash.
+#[async_trait]
+pub trait ContractWallets: Send + Sync {
+    /// Whether `isValidSignature(hash, signature)` on `wallet` answers the EIP-1271 magic value
+    /// (`false` for an account without code, a revert, or any other answer). RPC trouble is an error.
+    async fn accepts_signature(
+        &self,
+        environment: crate::domain::chain::Environment,
+        chain: crate::domain::chain::Chain,
+        wallet: [u8; 20],
+        hash: [u8; 32],
+        signature: &[u8],
+    ) -> Result<bool, ChainError>;
+}
+
+/// A block's identity and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockHeader {
+    /// `0x`-prefixed lowercase hex.
+    pub hash: String,
+    /// Unix seconds.
+    pub timestamp: u64,
+}
+
 #[async_trait]
 pub trait ChainReader: Send + Sync {
     /// Receipts of `tx_hashes` (same order) and the head (and finalized block when
     /// `with_finalized`), in as few HTTP requests as the provider's batch limit allows.
     async fn snapshot(&self, tx_hashes: &[TxHash], with_finalized: bool) -> Result<ChainSnapshot, ChainError>;
+
+    /// The blocks of these numbers (same order; `None`: no such block yet), batched likewise.
+    async fn blocks(&self, numbers: &[u64]) -> Result<Vec<Option<BlockHeader>>, ChainError>;
 }

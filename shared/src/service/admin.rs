@@ -6,6 +6,7 @@ use super::records::{self, api_key_item, decode, org_item, org_key};
 use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::{ApiKey, ApiKeySecret, Organization, Plan};
+use crate::domain::wallet::SenderPolicy;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
 use rust_decimal::Decimal;
 
@@ -27,7 +28,7 @@ pub async fn create_org(app: &App, name: &str, plan: Plan) -> Result<Organizatio
         return Err(AdminError::Invalid("the organization name must be 1 to 200 characters".into()));
     }
     let now = app.now();
-    let org = Organization { id: OrgId::generate(), name: name.to_owned(), plan, amount_tolerance: Decimal::ZERO, created_at: now };
+    let org = Organization::new(name.to_owned(), plan, now);
     app.store.write(vec![WriteOp::Put { item: org_item(&org, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) }]).await?;
     Ok(org)
 }
@@ -106,6 +107,14 @@ pub async fn set_amount_tolerance(app: &App, org_id: &OrgId, tolerance: Decimal)
     Ok(org)
 }
 
+/// Sets which transfers may settle an organization's payouts in one environment.
+pub async fn set_sender_policy(app: &App, org_id: &OrgId, environment: Environment, policy: SenderPolicy) -> Result<Organization, AdminError> {
+    let (mut org, version) = load_org(app, org_id).await?;
+    org.sender_policies.insert(environment, policy);
+    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    Ok(org)
+}
+
 /// What a fresh local data directory starts with.
 pub struct DevBootstrap {
     pub org: Organization,
@@ -120,8 +129,7 @@ pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminE
         return Ok(None);
     }
     let now = app.now();
-    let org =
-        Organization { id: OrgId::generate(), name: "Local development".into(), plan: Plan::Enterprise, amount_tolerance: Decimal::ZERO, created_at: now };
+    let org = Organization::new("Local development".into(), Plan::Enterprise, now);
     let live = ApiKey::issue(&org, Environment::Live, now);
     let sandbox = ApiKey::issue(&org, Environment::Sandbox, now);
     let absent = || Some(Condition::Absent { now_unix: now.timestamp() });

@@ -85,6 +85,16 @@ impl JsonObject {
         }
     }
 
+    /// Absent or `null` → `None`; `true`/`false` → `Some`; anything else is refused.
+    pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.raw(name)? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str::<bool>(raw.get())
+                .map(Some)
+                .map_err(|_| ApiError::invalid_field(name, format!("The '{name}' field must be a boolean, not {}.", kind(raw)))),
+        }
+    }
+
     /// The JSON kind of a field, for error messages.
     pub fn kind_of(&self, name: &str) -> Option<&'static str> {
         self.fields.get(name).map(|raw| kind(raw))

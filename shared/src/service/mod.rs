@@ -11,10 +11,12 @@ pub mod payouts;
 pub mod records;
 pub mod reply;
 pub mod settlements;
+pub mod wallets;
 pub mod watcher;
 pub mod webhooks;
 
 use crate::config::ChainRegistry;
+use crate::ports::chain::ContractWallets;
 use crate::ports::{Clock, Store, TxQueue};
 use std::sync::Arc;
 
@@ -25,12 +27,14 @@ pub struct App {
     pub tx_queue: Arc<dyn TxQueue>,
     pub clock: Arc<dyn Clock>,
     pub chains: Arc<ChainRegistry>,
+    /// EIP-1271 checks of contract wallets (wallet verification only).
+    pub contract_wallets: Arc<dyn ContractWallets>,
 }
 
 impl App {
     /// An app on the system clock.
-    pub fn new(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, chains: ChainRegistry) -> App {
-        App { store, tx_queue, clock: Arc::new(crate::ports::SystemClock), chains: Arc::new(chains) }
+    pub fn new(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, chains: Arc<ChainRegistry>, contract_wallets: Arc<dyn ContractWallets>) -> App {
+        App { store, tx_queue, clock: Arc::new(crate::ports::SystemClock), chains, contract_wallets }
     }
 
     pub fn now(&self) -> crate::domain::time::Timestamp {

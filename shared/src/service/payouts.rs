@@ -12,10 +12,11 @@ use super::reply::Reply;
 use crate::domain::address::{ChainAddress, TxHash};
 use crate::domain::chain::{Chain, Token};
 use crate::domain::event::Event;
+use crate::domain::event::EventType;
 use crate::domain::ids::PayoutId;
 use crate::domain::money::{Amount, AmountError};
 use crate::domain::org::{ApiKeySecret, Feature};
-use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, ReferenceType, TransitionError};
+use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, ReferenceType, ReplaceHashError, TransitionError};
 use crate::domain::time::{Timestamp, parse_rfc3339, sort_key};
 use crate::error::ApiError;
 use crate::ports::queue::TxMessage;
@@ -312,6 +313,22 @@ pub async fn update(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> 
 // ---------------------------------------------------------------------------------------------
 // Execute
 
+/// Applies an execute to the intent in memory: `approved`/`pending_execution → executed`, or, on
+/// an `executed` intent whose tx was never seen, the hash replaced. Returns the event to record
+/// and the hash whose claim is released.
+fn decide_execute(intent: &mut PayoutIntent, tx_hash: &TxHash, now: Timestamp) -> Result<(EventType, Option<TxHash>), ApiError> {
+    let same_hash = intent.expected_tx_hash.as_ref() == Some(tx_hash);
+    match intent.status {
+        PayoutStatus::Executed if !same_hash => match intent.replace_tx_hash(tx_hash.clone(), now) {
+            Ok(replaced) => Ok((EventType::PayoutExecuted, Some(replaced))),
+            Err(ReplaceHashError::AlreadySeen) => Err(ApiError::tx_already_seen(intent.status.as_str())),
+            Err(ReplaceHashError::SameHash | ReplaceHashError::Status(_)) => Err(ApiError::invalid_transition(intent.status.as_str(), "executed")),
+        },
+        PayoutStatus::Verifying if !same_hash => Err(ApiError::tx_already_seen(intent.status.as_str())),
+        _ => intent.execute(tx_hash.clone(), now).map(|event| (event, None)).map_err(transition_error),
+    }
+}
+
 pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&str>, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let (principal, mut intent, mut version) = authenticate_with_payout(app, secret, id).await?;
     let body = JsonObject::parse(body)?;
@@ -319,11 +336,13 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
     body.deny_unknown(&["tx_hash"])?;
     let tx_text = body.required_string("tx_hash")?;
     let tx_hash = TxHash::parse(intent.chain, &tx_text).map_err(|e| ApiError::invalid_field("tx_hash", format!("The tx_hash {e} (for {}).", intent.chain)))?;
+    let claim_key = records::tx_claim_key(&intent.org_id, intent.environment, intent.chain, &tx_hash);
 
     for _ in 0..MAX_ATTEMPTS {
         let now = app.now();
-        let event_type = match intent.execute(tx_hash.clone(), now) {
-            Ok(event_type) => event_type,
+        let mut changed = intent.clone();
+        let (event_type, released) = match decide_execute(&mut changed, &tx_hash, now) {
+            Ok(decided) => decided,
             Err(error) => {
                 // An idempotent retry of an execute that already succeeded replays its response.
                 if let Some(guard) = &guard
@@ -331,39 +350,55 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
                 {
                     return Ok(Reply::replay(stored));
                 }
-                return Err(transition_error(error));
+                return Err(error);
             }
         };
-        let reply = Reply::json(200, &intent.view())?;
-        let claim = TxClaim { payout_id: intent.id.clone(), org_id: intent.org_id.clone(), environment: intent.environment };
+        let reply = Reply::json(200, &changed.view())?;
+        let claim = TxClaim { payout_id: changed.id.clone(), org_id: changed.org_id.clone(), environment: changed.environment };
         let mut ops = vec![
-            WriteOp::Put { item: payout_item(&intent, version + 1).map_err(ApiError::internal)?, condition: Some(Condition::Version(version)) },
-            event_op(&intent, event_type, now)?,
+            WriteOp::Put { item: payout_item(&changed, version + 1).map_err(ApiError::internal)?, condition: Some(Condition::Version(version)) },
+            event_op(&changed, event_type, now)?,
             WriteOp::Put {
-                item: tx_claim_item(intent.chain, &tx_hash, &claim).map_err(ApiError::internal)?,
+                item: tx_claim_item(changed.chain, &tx_hash, &claim).map_err(ApiError::internal)?,
                 condition: Some(Condition::Absent { now_unix: now.timestamp() }),
             },
         ];
+        if let Some(replaced) = &released {
+            // The replaced hash can back another intent from now on.
+            ops.push(WriteOp::Delete { key: records::tx_claim_key(&changed.org_id, changed.environment, changed.chain, replaced), condition: None });
+        }
         if let Some(guard) = &guard {
             ops.push(guard.record_op(reply.status, &reply.body, now)?);
         }
         match app.store.write(ops).await {
             Ok(()) => {
-                tracing::info!(payout_id = %intent.id, chain = %intent.chain, "payout intent executed");
-                let message = TxMessage { payout_id: intent.id.clone(), chain: intent.chain, tx_hash: tx_hash.clone() };
+                tracing::info!(payout_id = %changed.id, chain = %changed.chain, replaced = released.is_some(), "payout intent executed");
+                let message = TxMessage { payout_id: changed.id.clone(), chain: changed.chain, tx_hash: tx_hash.clone() };
                 if let Err(error) = app.tx_queue.enqueue(&message).await {
                     // The change is committed; the scheduled sweep finds every executed intent,
                     // so the message only makes verification start sooner.
-                    tracing::warn!(payout_id = %intent.id, error = %error, "tx queue send failed; the sweep will pick the intent up");
+                    tracing::warn!(payout_id = %changed.id, error = %error, "tx queue send failed; the sweep will pick the intent up");
                 }
                 return Ok(reply);
             }
-            Err(error) if guard.is_some() && error.failed_at(3) => {
-                let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-                return Ok(Reply::replay(stored));
+            // Something the write depended on changed: read it all again and decide anew.
+            Err(error) if error.lost_race() => {
+                if let Some(guard) = &guard
+                    && let Some(stored) = guard.prior_response(app).await?
+                {
+                    return Ok(Reply::replay(stored));
+                }
+                let mut items = app.store.get(&[payout_key(&intent.id), claim_key.clone()]).await.map_err(ApiError::internal)?.into_iter();
+                let (fresh, fresh_version) = visible(&principal, items.next().flatten(), id)?;
+                let held_by = items.next().flatten().filter(|item| !item.is_expired(now.timestamp()));
+                if let Some(item) = held_by {
+                    let holder: TxClaim = decode(&item).map_err(ApiError::internal)?;
+                    if holder.payout_id != fresh.id {
+                        return Err(ApiError::tx_hash_already_used());
+                    }
+                }
+                (intent, version) = (fresh, fresh_version);
             }
-            Err(error) if error.failed_at(0) || matches!(error, StoreError::Contention) => (intent, version) = reload(app, &principal, &intent.id).await?,
-            Err(error) if error.failed_at(2) => return Err(ApiError::tx_hash_already_used()),
             Err(error) => return Err(ApiError::internal(error)),
         }
     }

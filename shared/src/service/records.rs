@@ -6,8 +6,10 @@
 //! | organization | `ORG#{org}` | `ORG` | — | — | — |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `ORG#{org}#KEYS` / `{created}#{key}` | `KEYID#{key}` / `KEY` | — |
 //! | payout intent | `PO#{po}` | `PO` | `{org}#{env}#PO` / `{created}#{po}` | `{org}#{env}#PO#{status}` / `{created}#{po}` | `WATCH#{env}#{chain}` / `{next_check}#{po}` while executed/verifying |
-//! | tx-hash claim | `TX#{env}#{chain}#{hash}` | `TX` | — | — | — |
-//! | settlement | `STL#{chain}#{tx}#{log_index}` | `STL` | `{org}#{env}#STL` / `{created}#{stl}` | `{org}#{env}#STL#{po}` / `{created}#{stl}` | `{org}#{env}#STL#CHAIN#{chain}` / `{created}#{stl}` |
+//! | tx-hash claim | `TX#{org}#{env}#{chain}#{hash}` | `TX` | — | — | — |
+//! | source wallet | `WAL#{wal}` | `WAL` | `{org}#{env}#WAL` / `{created}#{wal}` | `{org}#{env}#WAL#{status}` / `{created}#{wal}` | `{org}#{env}#WAL#CHAIN#{chain}` / `{created}#{wal}` (none once deleted) |
+//! | wallet address claim | `WADDR#{env}#{chain}#{account hex}` | `WADDR` | — | — | — |
+//! | settlement | `STL#{env}#{chain}#{tx}#{log_index}` | `STL` | `{org}#{env}#STL` / `{created}#{stl}` | `{org}#{env}#STL#{po}` / `{created}#{stl}` | `{org}#{env}#STL#CHAIN#{chain}` / `{created}#{stl}` |
 //! | event | `EVT#{evt}` | `EVT` | `{org}#{env}#EVT` / `{created}#{evt}` | `{org}#{env}#EVT#{type}` / `{created}#{evt}` | `OUTBOX` / `{created}#{evt}` until published |
 //! | idempotency record | `IDEM#{org}#{env}#{sha256(key)}` | `IDEM` | — | — | — (expires after 24 h) |
 //!
@@ -16,10 +18,11 @@
 use crate::domain::address::TxHash;
 use crate::domain::chain::{Chain, Environment};
 use crate::domain::event::Event;
-use crate::domain::ids::{ApiKeyId, EventId, OrgId, PayoutId};
+use crate::domain::ids::{ApiKeyId, EventId, OrgId, PayoutId, WalletId};
 use crate::domain::org::{ApiKey, Organization};
 use crate::domain::payout::{PayoutIntent, PayoutStatus};
 use crate::domain::time::{Timestamp, sort_key};
+use crate::domain::wallet::{SourceWallet, WalletStatus};
 use crate::ports::store::{IndexKey, IndexPosition, Item, ItemKey, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -60,8 +63,6 @@ pub fn watch_partition(environment: Environment, chain: Chain) -> String {
     format!("WATCH#{environment}#{chain}")
 }
 
-/// Per environment: live and sandbox are different networks, so a sandbox intent must not be
-/// able to claim (squat) a live transaction's public hash.
 /// Where the watcher's next sweep of one (environment, chain) resumes.
 pub fn sweep_cursor_key(environment: Environment, chain: Chain) -> ItemKey {
     ItemKey::new(format!("SWEEP#{environment}#{chain}"), "CURSOR")
@@ -95,8 +96,11 @@ pub fn bootstrap_marker_item(org: &OrgId) -> Result<Item, StoreError> {
     Ok(plain(bootstrap_marker_key(), 1, encode(&serde_json::json!({ "org_id": org }))?))
 }
 
-pub fn tx_claim_key(environment: Environment, chain: Chain, tx_hash: &TxHash) -> ItemKey {
-    ItemKey::new(format!("TX#{environment}#{chain}#{tx_hash}"), "TX")
+/// Per organization: an org cannot attach one hash to two of its own intents, while another
+/// org's claim (hashes are public the moment a transfer is broadcast) never blocks it. The
+/// transfer itself is booked once through the settlement's key.
+pub fn tx_claim_key(org: &OrgId, environment: Environment, chain: Chain, tx_hash: &TxHash) -> ItemKey {
+    ItemKey::new(format!("TX#{org}#{environment}#{chain}#{tx_hash}"), "TX")
 }
 
 pub fn event_key(id: &EventId) -> ItemKey {
@@ -178,7 +182,8 @@ pub fn event_item(event: &Event, version: u64) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// Which payout holds a (chain, tx hash). Claimed in the same write as the execute.
+/// Which of an organization's payouts holds a (chain, tx hash). Claimed in the same write as the
+/// execute; released in the same write as a failure that booked nothing, or a hash replacement.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TxClaim {
     pub payout_id: PayoutId,
@@ -187,7 +192,59 @@ pub struct TxClaim {
 }
 
 pub fn tx_claim_item(chain: Chain, tx_hash: &TxHash, claim: &TxClaim) -> Result<Item, StoreError> {
-    Ok(plain(tx_claim_key(claim.environment, chain, tx_hash), 1, encode(claim)?))
+    Ok(plain(tx_claim_key(&claim.org_id, claim.environment, chain, tx_hash), 1, encode(claim)?))
+}
+
+/// The claim of an intent's current hash, if it has one.
+pub fn tx_claim_of(intent: &PayoutIntent) -> Option<ItemKey> {
+    intent.expected_tx_hash.as_ref().map(|hash| tx_claim_key(&intent.org_id, intent.environment, intent.chain, hash))
+}
+
+// Source wallets: `WAL#{wal}`; gsi1 lists an org/environment's wallets, gsi2 by status, gsi3 by
+// chain; a deleted wallet leaves every index but its record stays (settlements point at it).
+// `WADDR#{env}#{chain}#{account}`: which organization's verified wallet an address is. Written
+// with the verification under an "absent" condition, so an address is one org's only.
+
+pub fn wallet_key(id: &WalletId) -> ItemKey {
+    ItemKey::new(format!("WAL#{id}"), "WAL")
+}
+
+pub fn wallets_of(org: &OrgId, environment: Environment) -> String {
+    format!("{org}#{environment}#WAL")
+}
+
+pub fn wallets_of_status(org: &OrgId, environment: Environment, status: WalletStatus) -> String {
+    format!("{org}#{environment}#WAL#{status}")
+}
+
+pub fn wallets_of_chain(org: &OrgId, environment: Environment, chain: Chain) -> String {
+    format!("{org}#{environment}#WAL#CHAIN#{chain}")
+}
+
+pub fn wallet_item(wallet: &SourceWallet, version: u64) -> Result<Item, StoreError> {
+    let created = format!("{}#{}", sort_key(&wallet.created_at), wallet.id);
+    let mut item = plain(wallet_key(&wallet.id), version, encode(wallet)?);
+    if wallet.deleted_at.is_none() {
+        item.indexes[0] = index(wallets_of(&wallet.org_id, wallet.environment), created.clone());
+        item.indexes[1] = index(wallets_of_status(&wallet.org_id, wallet.environment, wallet.status), created.clone());
+        item.indexes[2] = index(wallets_of_chain(&wallet.org_id, wallet.environment, wallet.chain), created);
+    }
+    Ok(item)
+}
+
+/// Which verified wallet an address is (one organization's only, per environment and chain).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WalletClaim {
+    pub wallet_id: WalletId,
+    pub org_id: OrgId,
+}
+
+pub fn wallet_claim_key(environment: Environment, chain: Chain, account: &[u8; 20]) -> ItemKey {
+    ItemKey::new(format!("WADDR#{environment}#{chain}#{}", hex::encode(account)), "WADDR")
+}
+
+pub fn wallet_claim_item(environment: Environment, chain: Chain, account: &[u8; 20], claim: &WalletClaim) -> Result<Item, StoreError> {
+    Ok(plain(wallet_claim_key(environment, chain, account), 1, encode(claim)?))
 }
 
 /// A stored first response for an idempotency key.
@@ -206,12 +263,12 @@ pub fn idempotency_item(key: ItemKey, record: &IdempotencyRecord, expires_at: i6
     Ok(item)
 }
 
-// Settlements: `STL#{chain}#{tx}#{log_index}` — the transfer's identity is the key, so the same
-// transfer can never be recorded twice. gsi1 lists an org's settlements, gsi2 those of one
+// Settlements: `STL#{env}#{chain}#{tx}#{log_index}` — the transfer's identity is the key, so the
+// same transfer can never be recorded twice. gsi1 lists an org's settlements, gsi2 those of one
 // intent, gsi3 those of one chain.
 
-pub fn settlement_key(chain: Chain, tx_hash: &TxHash, log_index: u64) -> ItemKey {
-    ItemKey::new(format!("STL#{chain}#{tx_hash}#{log_index}"), "STL")
+pub fn settlement_key(environment: Environment, chain: Chain, tx_hash: &TxHash, log_index: u64) -> ItemKey {
+    ItemKey::new(format!("STL#{environment}#{chain}#{tx_hash}#{log_index}"), "STL")
 }
 
 pub fn settlements_of(org: &OrgId, environment: Environment) -> String {
@@ -231,7 +288,7 @@ pub const ATTR_CHAIN: &str = "chain";
 
 pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, version: u64) -> Result<Item, StoreError> {
     let created = format!("{}#{}", sort_key(&settlement.created_at), settlement.id);
-    let mut item = plain(settlement_key(settlement.chain, &settlement.tx_hash, settlement.log_index), version, encode(settlement)?);
+    let mut item = plain(settlement_key(settlement.environment, settlement.chain, &settlement.tx_hash, settlement.log_index), version, encode(settlement)?);
     item.indexes[0] = index(settlements_of(&settlement.org_id, settlement.environment), created.clone());
     if let Some(payout) = &settlement.payout_intent_id {
         item.indexes[1] = index(settlements_of_payout(&settlement.org_id, settlement.environment, payout), created);

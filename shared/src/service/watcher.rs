@@ -11,23 +11,24 @@
 //! Lambdas lose the version race and change nothing.
 
 use super::App;
-use super::records::{self, decode, payout_item, settlement_item};
+use super::records::{self, WalletClaim, decode, payout_item, settlement_item};
 use crate::config::FinalityPolicy;
 use crate::domain::address::TxHash;
 use crate::domain::chain::{Chain, Environment, TOKEN_DECIMALS};
 use crate::domain::event::Event;
-use crate::domain::ids::{OrgId, PayoutId, SettlementId};
+use crate::domain::ids::{OrgId, PayoutId, SettlementId, WalletId};
 use crate::domain::org::Organization;
-use crate::domain::payout::PayoutIntent;
+use crate::domain::payout::{FailureReason, PayoutIntent};
 use crate::domain::settlement::{Settlement, display_account};
 use crate::domain::time::Timestamp;
-use crate::domain::verification::{Verdict, VerificationRules, decide};
+use crate::domain::verification::{CLOCK_SKEW_ALLOWANCE, SenderRules, Verdict, VerificationRules, decide};
+use crate::domain::wallet::SenderPolicy;
 use crate::ports::bus::EventBus;
-use crate::ports::chain::{ChainError, ChainReader, TransferLog, TxReceipt};
-use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, StoreError, WriteOp};
+use crate::ports::chain::{BlockHeader, ChainError, ChainReader, TransferLog, TxReceipt};
+use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, ItemKey, StoreError, WriteOp};
 use chrono::Duration;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Published events marked per write (well under DynamoDB's 100 items per transaction).
@@ -75,6 +76,9 @@ pub struct Watcher {
     readers: HashMap<(Environment, Chain), Arc<dyn ChainReader>>,
     pub config: WatcherConfig,
 }
+
+/// One intent's verdict, before it is turned into a write.
+type Decided = (PayoutIntent, u64, Verdict, Option<TxReceipt>);
 
 /// One intent's verdict, ready to commit.
 struct Prepared {
@@ -223,20 +227,25 @@ impl Watcher {
                 return Ok(());
             }
         };
-        let tolerances = self.tolerances(group.iter().map(|(intent, _)| intent.org_id.clone())).await?;
-        let mut receipts = snapshot.receipts.into_iter();
-        let mut to_publish = Vec::new();
-        let mut prepared = Vec::new();
-        for (intent, version) in group {
-            let receipt = receipts.next().flatten();
+        let orgs = self.orgs(group.iter().map(|(intent, _)| intent.org_id.clone())).await?;
+        let senders = self.wallet_owners(environment, chain, snapshot.receipts.iter().flatten()).await?;
+        let now = self.app.now();
+        let mut decided = Vec::with_capacity(group.len());
+        for ((intent, version), receipt) in group.into_iter().zip(snapshot.receipts) {
             report.checked += 1;
-            let Some(rules) = self.rules(&intent, settings, &tolerances) else {
+            let Some(rules) = self.rules(&intent, settings, &orgs, &senders) else {
                 tracing::error!(payout_id = %intent.id, "no token contract configured for this intent's chain and token");
                 report.deferred.push(intent.id);
                 continue;
             };
-            let now = self.app.now();
             let verdict = decide(&intent, receipt.as_ref(), snapshot.head, snapshot.finalized, &rules, now);
+            decided.push((intent, version, verdict, receipt, rules));
+        }
+        let decided = self.with_block_times(reader.as_ref(), decided, (snapshot.head, snapshot.finalized), now, report).await;
+        let decided = self.refuse_booked_transfers(environment, chain, decided).await?;
+        let mut to_publish = Vec::new();
+        let mut prepared = Vec::new();
+        for (intent, version, verdict, receipt) in decided {
             let id = intent.id.clone();
             match self.prepare(intent, version, verdict, receipt.as_ref(), now) {
                 Ok(Some(one)) => prepared.push(one),
@@ -254,31 +263,149 @@ impl Watcher {
         Ok(())
     }
 
-    async fn tolerances(&self, orgs: impl Iterator<Item = OrgId>) -> Result<HashMap<OrgId, Decimal>, WatchError> {
+    async fn orgs(&self, orgs: impl Iterator<Item = OrgId>) -> Result<HashMap<OrgId, Organization>, WatchError> {
         let mut ids: Vec<OrgId> = orgs.collect();
         ids.sort();
         ids.dedup();
         let keys: Vec<_> = ids.iter().map(records::org_key).collect();
-        let mut tolerances = HashMap::new();
+        let mut found = HashMap::new();
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
             let org: Organization = decode(&item)?;
-            tolerances.insert(org.id, org.amount_tolerance);
+            found.insert(org.id.clone(), org);
         }
-        Ok(tolerances)
+        Ok(found)
     }
 
-    fn rules(&self, intent: &PayoutIntent, settings: &crate::config::ChainSettings, tolerances: &HashMap<OrgId, Decimal>) -> Option<VerificationRules> {
+    /// Which senders of these receipts' transfers are verified wallets, and whose (one read).
+    async fn wallet_owners<'a>(
+        &self,
+        environment: Environment,
+        chain: Chain,
+        receipts: impl Iterator<Item = &'a TxReceipt>,
+    ) -> Result<HashMap<[u8; 20], WalletClaim>, WatchError> {
+        let mut senders: Vec<[u8; 20]> = receipts.flat_map(|receipt| receipt.transfers.iter().map(|t| t.from)).collect();
+        senders.sort();
+        senders.dedup();
+        let keys: Vec<_> = senders.iter().map(|account| records::wallet_claim_key(environment, chain, account)).collect();
+        let mut owners = HashMap::new();
+        for (account, item) in senders.into_iter().zip(self.app.store.get(&keys).await?) {
+            if let Some(item) = item {
+                owners.insert(account, decode::<WalletClaim>(&item)?);
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Verdicts waiting for their block's time get it (one batched read of those blocks) and are
+    /// decided again. A block that no longer has the receipt's hash leaves the verdict waiting
+    /// (the next run sees where the tx is now); RPC trouble defers them.
+    async fn with_block_times(
+        &self,
+        reader: &dyn ChainReader,
+        decided: Vec<(PayoutIntent, u64, Verdict, Option<TxReceipt>, VerificationRules)>,
+        (head, finalized): (u64, Option<u64>),
+        now: Timestamp,
+        report: &mut WatchReport,
+    ) -> Vec<Decided> {
+        let numbers: Vec<u64> = decided
+            .iter()
+            .filter(|(_, _, verdict, _, _)| *verdict == Verdict::NeedsBlockTime)
+            .filter_map(|(_, _, _, receipt, _)| receipt.as_ref().map(|r| r.block_number))
+            .collect();
+        let headers = if numbers.is_empty() {
+            Ok(Vec::new())
+        } else {
+            reader.blocks(&numbers).await.inspect_err(|error| tracing::warn!(error = %error, "cannot read block times; will retry"))
+        };
+        let headers: HashMap<u64, BlockHeader> = match headers {
+            Ok(headers) => numbers.into_iter().zip(headers).filter_map(|(number, header)| Some((number, header?))).collect(),
+            Err(_) => HashMap::new(),
+        };
+        decided
+            .into_iter()
+            .map(|(intent, version, verdict, mut receipt, rules)| {
+                if verdict != Verdict::NeedsBlockTime {
+                    return (intent, version, verdict, receipt);
+                }
+                let Some(found) = receipt.as_mut() else { return (intent, version, Verdict::Wait, receipt) };
+                match headers.get(&found.block_number).filter(|header| header.hash == found.block_hash) {
+                    Some(header) => found.block_timestamp = Some(header.timestamp),
+                    None => {
+                        report.deferred.push(intent.id.clone());
+                        return (intent, version, Verdict::Wait, receipt);
+                    }
+                }
+                let verdict = decide(&intent, receipt.as_ref(), head, finalized, &rules, now);
+                (intent, version, verdict, receipt)
+            })
+            .collect()
+    }
+
+    /// A transfer already booked as another intent's settlement cannot settle (or be booked for)
+    /// this one: such verdicts become `transfer_already_settled`. A race lost to a settlement
+    /// written meanwhile fails the write, and the next run decides this way.
+    async fn refuse_booked_transfers(&self, environment: Environment, chain: Chain, decided: Vec<Decided>) -> Result<Vec<Decided>, WatchError> {
+        let booking = |verdict: &Verdict| match verdict {
+            Verdict::Settle { transfer, .. } | Verdict::Fail { transfer: Some(transfer), .. } => Some(transfer.log_index),
+            Verdict::Wait | Verdict::Observed(_) | Verdict::Vanished | Verdict::NeedsBlockTime | Verdict::Fail { transfer: None, .. } => None,
+        };
+        let keys: Vec<_> = decided
+            .iter()
+            .filter_map(|(intent, _, verdict, _)| Some(records::settlement_key(environment, chain, intent.expected_tx_hash.as_ref()?, booking(verdict)?)))
+            .collect();
+        if keys.is_empty() {
+            return Ok(decided);
+        }
+        let mut booked_by: HashMap<ItemKey, Option<PayoutId>> = HashMap::new();
+        for item in self.app.store.get(&keys).await?.into_iter().flatten() {
+            let settlement: Settlement = decode(&item)?;
+            booked_by.insert(item.key.clone(), settlement.payout_intent_id);
+        }
+        Ok(decided
+            .into_iter()
+            .map(|(intent, version, verdict, receipt)| {
+                let key = intent.expected_tx_hash.as_ref().zip(booking(&verdict)).map(|(hash, log)| records::settlement_key(environment, chain, hash, log));
+                let verdict = match (key.and_then(|key| booked_by.get(&key).cloned()), verdict) {
+                    (Some(holder), Verdict::Settle { confirmations, .. } | Verdict::Fail { confirmations, .. }) if holder.as_ref() != Some(&intent.id) => {
+                        tracing::warn!(payout_id = %intent.id, "the transfer already settled another payout intent");
+                        Verdict::Fail { reason: FailureReason::TransferAlreadySettled, transfer: None, confirmations, source_wallet: None }
+                    }
+                    (_, verdict) => verdict,
+                };
+                (intent, version, verdict, receipt)
+            })
+            .collect())
+    }
+
+    fn rules(
+        &self,
+        intent: &PayoutIntent,
+        settings: &crate::config::ChainSettings,
+        orgs: &HashMap<OrgId, Organization>,
+        senders: &HashMap<[u8; 20], WalletClaim>,
+    ) -> Option<VerificationRules> {
         let token_contract = settings.token_contracts.get(&intent.token)?.account_bytes()?;
         let recipient = intent.recipient_address.account_bytes()?;
         let expected_amount = intent.amount_atomic.unwrap_or_else(|| intent.amount.to_atomic()).0;
+        let org = orgs.get(&intent.org_id);
         // Checked: a tolerance too large to scale accepts any amount rather than stopping the sweep.
-        let tolerance = tolerances
-            .get(&intent.org_id)
-            .copied()
+        let tolerance = org
+            .map(|org| org.amount_tolerance)
             .unwrap_or_default()
             .checked_mul(Decimal::from(10u64.pow(TOKEN_DECIMALS)))
             .map(|scaled| u128::try_from(scaled.trunc().mantissa()).unwrap_or(0))
             .unwrap_or(u128::MAX);
+        let mut own_wallets = HashMap::new();
+        let mut foreign_wallets = HashSet::new();
+        for (account, claim) in senders {
+            if claim.org_id == intent.org_id {
+                own_wallets.insert(*account, claim.wallet_id.clone());
+            } else {
+                foreign_wallets.insert(*account);
+            }
+        }
+        // An organization that cannot be read gets the environment's default policy.
+        let policy = org.map(|org| org.sender_policy(intent.environment)).unwrap_or(SenderPolicy::default_for(intent.environment));
         Some(VerificationRules {
             token_contract,
             recipient,
@@ -287,6 +414,8 @@ impl Watcher {
             confirmations: settings.confirmations,
             finality: settings.finality,
             not_found_window: self.config.not_found_window,
+            senders: SenderRules { policy, own_wallets, foreign_wallets },
+            not_before: intent.created_at - CLOCK_SKEW_ALLOWANCE,
         })
     }
 
@@ -302,6 +431,7 @@ impl Watcher {
     ) -> Result<Option<Prepared>, StoreError> {
         let tx_hash = intent.expected_tx_hash.clone().ok_or_else(|| StoreError::Corrupt(format!("{} has no tx hash", intent.id)))?;
         let mut settlement = None;
+        let mut release_claim = false;
         let event_type = match verdict {
             Verdict::Wait => {
                 // A tx not seen yet is looked at again with a growing backoff, so intents with
@@ -324,23 +454,30 @@ impl Watcher {
                     }
                 }
             }
+            // Only reached when the block could not be read: the next run tries again.
+            Verdict::NeedsBlockTime => return Ok(None),
             Verdict::Vanished => {
                 tracing::warn!(payout_id = %intent.id, "transaction left its block (reorg); waiting for it again");
                 intent.forget_observation(now);
                 None
             }
-            Verdict::Settle { transfer, confirmations } => {
-                settlement = Some(self.settlement(&intent, tx_hash.clone(), &transfer, receipt, confirmations, now));
+            Verdict::Settle { transfer, confirmations, source_wallet } => {
+                settlement = Some(self.settlement(&intent, tx_hash.clone(), (&transfer, source_wallet), receipt, confirmations, now));
                 intent.settle(now).ok()
             }
-            Verdict::Fail { reason, transfer, confirmations } => {
+            Verdict::Fail { reason, transfer, confirmations, source_wallet } => {
                 if let Some(transfer) = &transfer {
-                    settlement = Some(self.settlement(&intent, tx_hash.clone(), transfer, receipt, confirmations, now));
+                    settlement = Some(self.settlement(&intent, tx_hash.clone(), (transfer, source_wallet), receipt, confirmations, now));
                 }
+                release_claim = reason.releases_tx_claim() && settlement.is_none();
                 intent.fail(reason, now).ok()
             }
         };
         let mut ops = vec![WriteOp::Put { item: payout_item(&intent, version + 1)?, condition: Some(Condition::Version(version)) }];
+        if release_claim {
+            // Nothing was booked: the hash may back a new intent (a typo, a replaced transaction).
+            ops.push(WriteOp::Delete { key: records::tx_claim_key(&intent.org_id, intent.environment, intent.chain, &tx_hash), condition: None });
+        }
         let mut event = None;
         if let Some(event_type) = event_type {
             let record = Event::new(event_type, intent.org_id.clone(), intent.environment, intent.id.to_string(), &intent.view(), now)
@@ -392,7 +529,7 @@ impl Watcher {
         &self,
         intent: &PayoutIntent,
         tx_hash: TxHash,
-        transfer: &TransferLog,
+        (transfer, source_wallet_id): (&TransferLog, Option<WalletId>),
         receipt: Option<&TxReceipt>,
         confirmations: u64,
         now: Timestamp,
@@ -409,6 +546,7 @@ impl Watcher {
             to_address: Some(display_account(intent.chain, transfer.to)),
             token: intent.token,
             amount_atomic: crate::domain::money::AtomicAmount(transfer.amount.unwrap_or(0)),
+            source_wallet_id,
             block_number: receipt.map(|r| r.block_number),
             block_hash: receipt.map(|r| r.block_hash.clone()),
             confirmations,

@@ -1,0 +1,6 @@
+//! Lambda: delete wallet (see `payouts::http::routes::Route::DeleteWallet`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    payouts::runtime::run_api_route(payouts::http::routes::Route::DeleteWallet).await
+}
