@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: the AWS emulator (moto, in .venv-moto), the
 # template checks (cfn-lint + sam validate, in .venv-sam), an OpenAPI validator (.venv-openapi),
-# anvil/cast (npm, in infra/devnet),
+# anvil/cast and TronWeb (npm, in infra/devnet),
 # then every Rust test of the workspace. Everything listens on 127.0.0.1 and is stopped at exit.
 #
 # Usage: infra/test.sh [extra cargo test args...]
@@ -12,8 +12,8 @@ WORK="$PWD/.test-work"
 mkdir -p "$WORK"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "local EVM node (anvil, cast) from npm"
-if [[ ! -x infra/devnet/node_modules/.bin/anvil ]]; then
+step "local EVM node (anvil, cast), solc and TronWeb from npm"
+if [[ ! -x infra/devnet/node_modules/.bin/anvil || ! -d infra/devnet/node_modules/tronweb ]]; then
   npm ci --prefix infra/devnet --no-audit --no-fund --loglevel=error >&2
 fi
 

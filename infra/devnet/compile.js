@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Compiles contracts/TestStablecoin.sol with solc-js (offline, from npm) and
-// writes contracts/TestStablecoin.json = { "abi": [...], "bytecode": "0x..." }.
+// Compiles the devnet's contracts with solc-js (offline, from npm) and writes, per contract,
+// contracts/<Name>.json = { "abi": [...], "bytecode": "0x..." }:
+// TestStablecoin (the 6-decimal test tokens) and TestContractWallet (an EIP-1271 wallet).
 // Usage: node infra/devnet/compile.js   (or: npm run compile --prefix infra/devnet)
 'use strict';
 
@@ -16,15 +17,15 @@ try {
 }
 
 const contractsDir = path.join(__dirname, 'contracts');
-const sourceName = 'TestStablecoin.sol';
-const contractName = 'TestStablecoin';
-const outFile = path.join(contractsDir, `${contractName}.json`);
+const contractNames = ['TestStablecoin', 'TestContractWallet'];
 
+const sources = {};
+for (const name of contractNames) {
+  sources[`${name}.sol`] = { content: fs.readFileSync(path.join(contractsDir, `${name}.sol`), 'utf8') };
+}
 const input = {
   language: 'Solidity',
-  sources: {
-    [sourceName]: { content: fs.readFileSync(path.join(contractsDir, sourceName), 'utf8') },
-  },
+  sources,
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: 'paris',
@@ -44,10 +45,13 @@ if (errors.length > 0) {
   process.exit(1);
 }
 
-const contract = output.contracts[sourceName][contractName];
-const artifact = {
-  abi: contract.abi,
-  bytecode: '0x' + contract.evm.bytecode.object,
-};
-fs.writeFileSync(outFile, JSON.stringify(artifact, null, 2) + '\n');
-console.log(`compile.js: solc ${solc.version()} -> ${path.relative(process.cwd(), outFile)} (${(artifact.bytecode.length - 2) / 2} bytes)`);
+for (const name of contractNames) {
+  const contract = output.contracts[`${name}.sol`][name];
+  const artifact = {
+    abi: contract.abi,
+    bytecode: '0x' + contract.evm.bytecode.object,
+  };
+  const outFile = path.join(contractsDir, `${name}.json`);
+  fs.writeFileSync(outFile, JSON.stringify(artifact, null, 2) + '\n');
+  console.log(`compile.js: solc ${solc.version()} -> ${path.relative(process.cwd(), outFile)} (${(artifact.bytecode.length - 2) / 2} bytes)`);
+}

@@ -338,6 +338,32 @@ mod tests {
         }
     }
 
+    /// Signatures of `VECTOR_MESSAGE` by anvil's dev key 0 (`0xf39F…2266`), made by independent
+    /// implementations: foundry's `cast wallet sign` (EIP-191) and TronWeb 6.5.1 `signMessageV2`.
+    const VECTOR_MESSAGE: &str = "payouts test vector\nnonce: 00112233";
+    const CAST_SIGNATURE: &str =
+        "0x7d4e5939559f1d3041bf31e1ace5c789e4cec51846569683e898e67eef6c73594e62c49fa93a8067e1a993127d9065467b9fdce882d83befd5a6268d915f54981b";
+    const TRONWEB_SIGNATURE: &str =
+        "0xff299a1bcc541c3fa1e6185417244e6f94542e6220ec24e4223eabc1393dfba42c6778e67327e7e4c8c89feb2c0c4aeb2763872ac9872e317f3464dc3a3810e21c";
+
+    fn signature(text: &str) -> SignatureBytes {
+        SignatureBytes::parse(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn independent_signers_recover_to_the_key_holder() {
+        let account = hex::decode("f39fd6e51aad88f6f4ce6ab8827279cfffb92266").unwrap_or_default();
+        let eip191 = recover(&signature(CAST_SIGNATURE), &eip191_hash_message(VECTOR_MESSAGE));
+        assert_eq!(eip191.map(|a| a.to_vec()), Some(account.clone()));
+        let tron = recover(&signature(TRONWEB_SIGNATURE), &tron_message_hash(VECTOR_MESSAGE));
+        assert_eq!(tron.map(|a| a.to_vec()), Some(account.clone()));
+        let tron_account: [u8; 20] = account.clone().try_into().unwrap_or([0; 20]);
+        assert_eq!(super::super::address::tron_address_from_account(tron_account), "TYBNgWfhGuNzdLtjKtxXTfskAhTbMcqbaG", "TronWeb's address of the key");
+        // Each scheme's signature proves nothing in the other scheme.
+        assert_ne!(recover(&signature(CAST_SIGNATURE), &tron_message_hash(VECTOR_MESSAGE)).map(|a| a.to_vec()), Some(account.clone()));
+        assert_ne!(recover(&signature(TRONWEB_SIGNATURE), &eip191_hash_message(VECTOR_MESSAGE)).map(|a| a.to_vec()), Some(account));
+    }
+
     #[test]
     fn a_garbage_signature_proves_nothing() {
         let w = wallet(Chain::Base, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
