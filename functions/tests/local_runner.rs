@@ -114,6 +114,15 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
         assert_eq!((status, error["error"]["code"].as_str()), (401, Some("api_key_invalid")));
         let (ok, _, err) = admin(dir.path(), &["create-org", "--name", "X", "--plan", "platinum"]);
         assert!(!ok && err.contains("not a plan"));
+        // Sender policies: the defaults, then a choice, shown by show-org.
+        let (ok, shown, err) = admin(dir.path(), &["show-org", "--org", &org_id]);
+        assert!(ok && shown.contains("live: registered (default)") && shown.contains("sandbox: any (default)"), "{shown}{err}");
+        let (ok, set, err) = admin(dir.path(), &["set-sender-policy", "--org", &org_id, "--environment", "sandbox", "registered"]);
+        assert!(ok && set.contains("sandbox"), "{set}{err}");
+        let (ok, shown, _) = admin(dir.path(), &["show-org", "--org", &org_id]);
+        assert!(ok && shown.contains("sandbox: registered") && !shown.contains("sandbox: registered (default)"), "{shown}");
+        let (ok, _, err) = admin(dir.path(), &["set-sender-policy", "--org", &org_id, "--environment", "live", "everyone"]);
+        assert!(!ok && err.contains("not a sender policy"), "{err}");
         (live, sandbox, id)
     };
 
@@ -159,4 +168,8 @@ async fn admin_works_on_dynamodb() {
     assert!(ok && !listed.lines().nth(1).unwrap().trim_end().ends_with('-'), "revocation time listed: {listed}");
     let (ok, _, err) = admin(&["set-tolerance", "--org", &org, "--amount", "5000000"]);
     assert!(!ok && err.contains("tolerance"), "absurd tolerances are refused");
+    let (ok, _, err) = admin(&["set-sender-policy", "--org", &org, "--environment", "live", "any"]);
+    assert!(ok, "{err}");
+    let (ok, shown, err) = admin(&["show-org", "--org", &org]);
+    assert!(ok && shown.contains("live: any") && shown.contains("plan            scale"), "{shown}{err}");
 }
