@@ -89,6 +89,12 @@ impl<'a> ListParams<'a> {
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
+
+    /// A filter read with `parse`; a value it refuses is a 400 naming the parameter and saying
+    /// what is accepted (`accepted`, e.g. "tron, arbitrum or base").
+    pub fn filter<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>, accepted: &str) -> Result<Option<T>, ApiError> {
+        self.get(name).map(|text| parse(text).ok_or_else(|| ApiError::invalid_parameter(name, format!("Unknown {name} {text:?}: use {accepted}.")))).transpose()
+    }
 }
 
 /// One page of `query` as a list response: each record decoded and turned into its public view

@@ -17,10 +17,7 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
     let (principal, _) = authenticate(app, secret, &[]).await?;
     principal.require(Feature::Payouts)?;
     let params = ListParams::parse(params, &["payout_intent_id", "chain"])?;
-    let chain = params
-        .get("chain")
-        .map(|text| Chain::parse(text).ok_or_else(|| ApiError::invalid_parameter("chain", format!("Unknown chain {text:?}: use tron, arbitrum or base."))))
-        .transpose()?;
+    let chain = params.filter("chain", Chain::parse, "tron, arbitrum or base")?;
     let payout = params
         .get("payout_intent_id")
         .map(|text| {

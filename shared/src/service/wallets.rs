@@ -172,17 +172,8 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
     let (principal, _) = authenticate(app, secret, &[]).await?;
     principal.require(Feature::Payouts)?;
     let params = ListParams::parse(params, &["chain", "status"])?;
-    let chain = params
-        .get("chain")
-        .map(|text| Chain::parse(text).ok_or_else(|| ApiError::invalid_parameter("chain", format!("Unknown chain {text:?}: use tron, arbitrum or base."))))
-        .transpose()?;
-    let status = params
-        .get("status")
-        .map(|text| {
-            WalletStatus::parse(text)
-                .ok_or_else(|| ApiError::invalid_parameter("status", format!("Unknown status {text:?}: use pending_verification or verified.")))
-        })
-        .transpose()?;
+    let chain = params.filter("chain", Chain::parse, "tron, arbitrum or base")?;
+    let status = params.filter("status", WalletStatus::parse, "pending_verification or verified")?;
     let (index, pk) = match (chain, status) {
         // An organization has few wallets per chain; a status given as well is checked on each.
         (Some(chain), _) => (IndexName::Gsi3, records::wallets_of_chain(&principal.org_id, principal.environment, chain)),
