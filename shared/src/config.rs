@@ -2,6 +2,7 @@
 //! with a message naming the variable.
 
 use crate::domain::address::ChainAddress;
+pub use crate::domain::chain::FinalityPolicy;
 use crate::domain::chain::{Chain, Environment, Token, default_rpc_url, default_token_contract};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,15 +42,6 @@ pub fn parse_var<T: std::str::FromStr>(vars: &dyn Vars, name: &str, default: T) 
         None => Ok(default),
         Some(text) => text.trim().parse().map_err(|_| ConfigError { variable: name.to_owned(), problem: format!("cannot parse {text:?}") }),
     }
-}
-
-/// Where a chain's confirmations are counted from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FinalityPolicy {
-    /// `confirmations` blocks on top of the tx's block (head − block + 1).
-    Confirmations,
-    /// The tx's block must be at or below the chain's `finalized` block (stricter).
-    Finalized,
 }
 
 /// One (environment, chain): its RPC endpoint, token contracts and confirmation policy.

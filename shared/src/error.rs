@@ -178,14 +178,12 @@ impl ApiError {
         ApiError::new(ErrorType::InvalidRequest, "invalid_signature", message, Some("signature"))
     }
     pub fn chain_unavailable(chain: &str) -> ApiError {
-        let mut error = ApiError::new(
+        ApiError::new(
             ErrorType::ServiceUnavailable,
             "chain_unavailable",
             format!("The {chain} network could not be reached to check the contract wallet's signature; retry shortly."),
             None,
-        );
-        error.status_override = Some(StatusCode::SERVICE_UNAVAILABLE);
-        error
+        )
     }
     pub fn concurrent_update() -> ApiError {
         ApiError::new(ErrorType::Conflict, "concurrent_update", "The resource changed while this request was applied; retry the request.", None)

@@ -152,6 +152,17 @@ async fn an_eip1271_contract_wallet_proves_itself_and_settles_under_registered()
     let booked = settlements_of(&rig, &key, &id).await;
     assert_eq!(booked[0]["source_wallet_id"], verified.json["id"]);
     assert_eq!(booked[0]["from_address"].as_str(), Some(rig.evm(wallet).as_str()), "the wallet, not the owner who sent the call");
+
+    // Deleted: the settlement keeps pointing at it, and its transfers no longer count.
+    let wallet_id = verified.json["id"].as_str().unwrap();
+    assert_eq!(rig.h.call(Method::DELETE, &format!("/v1/payouts/wallets/{wallet_id}"), Some(&key), None).await.status, 204);
+    assert_eq!(settlements_of(&rig, &key, &id).await[0]["source_wallet_id"], verified.json["id"]);
+    rig.anvil.mint(rig.usdc, wallet, AMOUNT).await;
+    let later = rig.approved_payout(Chain::Base, "USDC", &rig.evm(recipient), AMOUNT).await;
+    let tx = contract_wallet_pay(&rig.anvil, owner, wallet, rig.usdc, recipient, AMOUNT).await;
+    assert_eq!(rig.execute(&later, &tx).await.status, 200);
+    confirm(&rig, &[&later], &tx, BASE_CONFIRMATIONS).await;
+    assert_eq!(rig.payout(&later).await["failure_reason"], "sender_not_registered", "a deleted wallet is no longer the org's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,6 +129,15 @@ impl fmt::Display for Environment {
     }
 }
 
+/// Where a chain's confirmations are counted from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinalityPolicy {
+    /// `confirmations` blocks on top of the tx's block (head − block + 1).
+    Confirmations,
+    /// The tx's block must be at or below the chain's `finalized` block (stricter).
+    Finalized,
+}
+
 /// Default token contracts (mainnet for live, public testnets for sandbox), from the contract notes.
 /// Every one of them can be replaced by configuration (see `config::ChainSettings`).
 pub fn default_token_contract(environment: Environment, chain: Chain, token: Token) -> Option<&'static str> {

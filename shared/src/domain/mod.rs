@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod event;
 pub mod ids;
 pub mod money;
+pub mod onchain;
 pub mod org;
 pub mod payout;
 pub mod settlement;

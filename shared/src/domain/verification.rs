@@ -14,12 +14,12 @@
 //!   under `any` everyone but another org's verified wallet); then the amount (amount mismatch
 //!   outside the org's tolerance, or settled).
 
+use super::chain::FinalityPolicy;
 use super::ids::WalletId;
+use super::onchain::{TransferLog, TxReceipt};
 use super::payout::{ChainObservation, FailureReason, PayoutIntent, PayoutStatus};
 use super::time::Timestamp;
 use super::wallet::SenderPolicy;
-use crate::config::FinalityPolicy;
-use crate::ports::chain::{TransferLog, TxReceipt};
 use chrono::Duration;
 use std::collections::{HashMap, HashSet};
 

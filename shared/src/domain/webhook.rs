@@ -533,7 +533,7 @@ pub fn validate_endpoint_url(url: &str, environment: Environment) -> Result<Stri
 }
 
 /// [`validate_endpoint_url`], also returning the parsed URL and how its host is reached.
-pub fn check_endpoint_url(url: &str, environment: Environment) -> Result<(reqwest::Url, EndpointHost), String> {
+pub fn check_endpoint_url(url: &str, environment: Environment) -> Result<(url::Url, EndpointHost), String> {
     if url.is_empty() {
         return Err("the URL is empty".to_owned());
     }
@@ -543,7 +543,7 @@ pub fn check_endpoint_url(url: &str, environment: Environment) -> Result<(reqwes
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("the URL must not contain spaces or control characters".to_owned());
     }
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("the URL is not valid: {e}"))?;
+    let parsed = url::Url::parse(url).map_err(|e| format!("the URL is not valid: {e}"))?;
     match (parsed.scheme(), environment) {
         ("https", _) | ("http", Environment::Sandbox) => {}
         ("http", Environment::Live) => return Err("live endpoints must use https".to_owned()),

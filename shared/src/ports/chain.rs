@@ -2,35 +2,8 @@
 //! round trips as possible (receipts of many transactions and the head in one batch).
 
 use crate::domain::address::TxHash;
+pub use crate::domain::onchain::{BlockHeader, TransferLog, TxReceipt};
 use async_trait::async_trait;
-
-/// One ERC-20 `Transfer(address indexed from, address indexed to, uint256 value)` log.
-/// Addresses are the 20-byte account ids (tron logs carry them without the 0x41 prefix).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TransferLog {
-    pub log_index: u64,
-    /// The contract that emitted the log (the token).
-    pub token_contract: [u8; 20],
-    pub from: [u8; 20],
-    pub to: [u8; 20],
-    /// `None` when the value does not fit in 128 bits (never a real stablecoin amount).
-    pub amount: Option<u128>,
-}
-
-/// What a transaction receipt says, reduced to what verification needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TxReceipt {
-    /// `status == 0x1`.
-    pub succeeded: bool,
-    pub block_number: u64,
-    /// `0x`-prefixed lowercase hex.
-    pub block_hash: String,
-    /// The block's timestamp (unix seconds), read from the block itself when a verdict needs it
-    /// ([`ChainReader::blocks`]); `None` until then.
-    pub block_timestamp: Option<u64>,
-    /// Every `Transfer` log of the receipt, whatever contract emitted it.
-    pub transfers: Vec<TransferLog>,
-}
 
 /// The chain as seen at one moment: its head, its finalized block (when asked for), and the
 /// receipt of each asked transaction (`None`: not in any block the node knows).
@@ -60,15 +33,6 @@ pub trait ContractWallets: Send + Sync {
         hash: [u8; 32],
         signature: &[u8],
     ) -> Result<bool, ChainError>;
-}
-
-/// A block's identity and time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockHeader {
-    /// `0x`-prefixed lowercase hex.
-    pub hash: String,
-    /// Unix seconds.
-    pub timestamp: u64,
 }
 
 #[async_trait]

@@ -198,10 +198,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn failed_at(&self, position: usize) -> bool {
-        matches!(self, StoreError::ConditionFailed { failed } if failed.contains(&position))
-    }
-
     /// Lost a race (a condition or a concurrent transaction): re-reading and deciding again is right.
     pub fn lost_race(&self) -> bool {
         matches!(self, StoreError::ConditionFailed { .. } | StoreError::Contention)

@@ -141,8 +141,9 @@ pub async fn bootstrap_dev_org(app: &App) -> Result<Option<DevBootstrap>, AdminE
     ];
     match app.store.write(ops).await {
         Ok(()) => Ok(Some(DevBootstrap { org, live, sandbox })),
-        // Another process bootstrapped the same directory at the same moment.
-        Err(error) if error.failed_at(0) => Ok(None),
+        // Another process bootstrapped the same directory at the same moment (the org and keys
+        // have fresh ids: only the marker can already be there).
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
         Err(error) => Err(error.into()),
     }
 }

@@ -64,9 +64,19 @@ impl IdempotencyGuard {
         Ok(Some(StoredResponse { status: record.status, body: record.body }))
     }
 
-    /// After our write lost to a record under the same key: replay it, or 409.
-    pub async fn replay_after_conflict(&self, app: &App) -> Result<StoredResponse, ApiError> {
-        // The record that beat us exists now (it was committed before our condition failed).
-        self.prior_response(app).await?.ok_or_else(ApiError::idempotency_in_progress)
+    /// After a write that carried this request's record lost a race: the response to replay if
+    /// a record under the key won (it is committed, so it reads back), `None` if the race was on
+    /// something else (re-read and decide again), or a 409 for a different request.
+    /// What a create answers when every attempt lost a race: with a key, a concurrent duplicate
+    /// is still being written (retry shortly); without one, a plain conflict.
+    pub fn gave_up(guard: Option<&IdempotencyGuard>) -> ApiError {
+        if guard.is_some() { ApiError::idempotency_in_progress() } else { ApiError::concurrent_update() }
+    }
+
+    pub async fn after_lost_race(guard: Option<&IdempotencyGuard>, app: &App) -> Result<Option<StoredResponse>, ApiError> {
+        match guard {
+            Some(guard) => guard.prior_response(app).await,
+            None => Ok(None),
+        }
     }
 }

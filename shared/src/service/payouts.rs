@@ -20,7 +20,7 @@ use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, Payou
 use crate::domain::time::{Timestamp, parse_rfc3339, sort_key};
 use crate::error::ApiError;
 use crate::ports::queue::TxMessage;
-use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, StoreError, WriteOp};
+use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, WriteOp};
 
 /// How often a mutation re-reads and re-decides after losing a race on the intent's version.
 const MAX_ATTEMPTS: usize = 3;
@@ -172,17 +172,17 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
                 tracing::info!(payout_id = %intent.id, "payout intent created");
                 return Ok(reply);
             }
-            Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(2) => {
-                let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-                return Ok(Reply::replay(stored));
+            // The intent and its event have fresh ids: only a concurrent duplicate (same
+            // idempotency key) can win. Replay it once committed; else try again.
+            Err(error) if error.lost_race() => {
+                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
+                    return Ok(Reply::replay(stored));
+                }
             }
-            // A concurrent duplicate (same idempotency key) was being written: try again, which
-            // then replays its response.
-            Err(StoreError::Contention) => continue,
             Err(error) => return Err(ApiError::internal(error)),
         }
     }
-    Err(ApiError::concurrent_update())
+    Err(IdempotencyGuard::gave_up(guard.as_ref()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ pub async fn update(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> 
                 return Reply::json(200, &intent.view());
             }
             // Someone else changed the intent since we read it: decide again on the new state.
-            Err(error) if error.failed_at(0) || matches!(error, StoreError::Contention) => (intent, version) = reload(app, &principal, &intent.id).await?,
+            Err(error) if error.lost_race() => (intent, version) = reload(app, &principal, &intent.id).await?,
             Err(error) => return Err(ApiError::internal(error)),
         }
     }
@@ -383,9 +383,7 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
             }
             // Something the write depended on changed: read it all again and decide anew.
             Err(error) if error.lost_race() => {
-                if let Some(guard) = &guard
-                    && let Some(stored) = guard.prior_response(app).await?
-                {
+                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
                     return Ok(Reply::replay(stored));
                 }
                 let mut items = app.store.get(&[payout_key(&intent.id), claim_key.clone()]).await.map_err(ApiError::internal)?.into_iter();

@@ -143,9 +143,7 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
                 return Ok(reply);
             }
             Err(error) if error.lost_race() => {
-                if let Some(guard) = &guard
-                    && let Some(stored) = guard.prior_response(app).await?
-                {
+                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
                     return Ok(Reply::replay(stored));
                 }
                 // The wallet's id is fresh: only the address claim (skip_proof) can be taken.
@@ -157,7 +155,7 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
             Err(error) => return Err(ApiError::internal(error)),
         }
     }
-    Err(ApiError::concurrent_update())
+    Err(IdempotencyGuard::gave_up(guard.as_ref()))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -59,6 +59,9 @@ pub fn parse_event_types(body: &JsonObject) -> Result<Vec<EventType>, ApiError> 
     Ok(types)
 }
 
+/// How often a create is tried again after losing a race to a concurrent duplicate.
+const MAX_ATTEMPTS: usize = 3;
+
 pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&str>, body: &[u8]) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
     let body = JsonObject::parse(body)?;
@@ -92,14 +95,20 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     if let Some(guard) = &guard {
         ops.push(guard.record_op(reply.status, &reply.body, now)?);
     }
-    match app.store.write(ops).await {
-        Ok(()) => Ok(reply),
-        Err(error @ StoreError::ConditionFailed { .. }) if guard.is_some() && error.failed_at(1) => {
-            let stored = guard.as_ref().ok_or_else(|| ApiError::internal("guard vanished"))?.replay_after_conflict(app).await?;
-            Ok(Reply::replay(stored))
+    for _ in 0..MAX_ATTEMPTS {
+        match app.store.write(ops.clone()).await {
+            Ok(()) => return Ok(reply),
+            // The endpoint has a fresh id: only a concurrent duplicate (same idempotency key) can
+            // win. Replay it once committed; else try again.
+            Err(error) if error.lost_race() => {
+                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
+                    return Ok(Reply::replay(stored));
+                }
+            }
+            Err(error) => return Err(ApiError::internal(error)),
         }
-        Err(error) => Err(ApiError::internal(error)),
     }
+    Err(IdempotencyGuard::gave_up(guard.as_ref()))
 }
 
 pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
