@@ -74,8 +74,8 @@ fn environment(text: &str) -> Result<Environment, String> {
 
 fn describe(policy: SenderPolicy) -> &'static str {
     match policy {
-        SenderPolicy::Registered => "its verified source wallets' (registered)",
-        SenderPolicy::Any => "any but other organizations' verified wallets' (any)",
+        SenderPolicy::Registered => "registered (only transfers from its verified source wallets settle its payouts)",
+        SenderPolicy::Any => "any (transfers from any sender but another organization's verified wallet settle its payouts)",
     }
 }
 
@@ -160,7 +160,7 @@ async fn run(raw: Vec<String>) -> Result<String, String> {
             let text = &args.words[1];
             let policy = SenderPolicy::parse(text).ok_or_else(|| format!("{text:?} is not a sender policy: registered or any"))?;
             let org = admin::set_sender_policy(&app, &org_id(args.option("org")?)?, environment, policy).await.map_err(failed)?;
-            Ok(format!("{} accepts transfers from {} senders in {environment}", org.id, describe(org.sender_policy(environment))))
+            Ok(format!("{} sender policy in {environment}: {}", org.id, describe(org.sender_policy(environment))))
         }
         "show-org" => {
             args.only(&["org"], 0)?;
