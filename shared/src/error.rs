@@ -90,6 +90,9 @@ impl ApiError {
     pub fn invalid_parameter(param: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorType::InvalidRequest, "invalid_parameter", message, Some(param))
     }
+    pub fn missing_parameter(param: &str) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "missing_required_parameter", format!("The query parameter '{param}' is required."), Some(param))
+    }
     pub fn unknown_parameter(param: &str) -> ApiError {
         ApiError::new(ErrorType::InvalidRequest, "unknown_parameter", format!("Unknown query parameter '{param}'."), Some(param))
     }

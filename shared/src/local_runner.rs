@@ -2,8 +2,10 @@
 //!
 //! Same handler code as the Lambdas, on the embedded store, with the chain-watcher (tx queue
 //! consumer + a sweep every `PAYOUTS_WATCH_INTERVAL_SECONDS`, default 5) and the event outbox
-//! running in-process, and webhooks dispatched in-process with the same code and schedule. Variables: `PAYOUTS_PORT` (8080), `PAYOUTS_DATA_DIR` (./.payouts), and
-//! every `PAYOUTS_…` variable the Lambdas read.
+//! running in-process, and webhooks dispatched in-process with the same code and schedule; the
+//! source-wallet scanner every `PAYOUTS_SCAN_INTERVAL_SECONDS` (15) and the reconciliation job
+//! every `PAYOUTS_RECONCILIATION_INTERVAL_SECONDS` (60). Variables: `PAYOUTS_PORT` (8080),
+//! `PAYOUTS_DATA_DIR` (./.payouts), and every `PAYOUTS_…` variable the Lambdas read.
 
 use crate::adapters::memory_bus::InProcessBus;
 use crate::config::{ProcessEnv, parse_var};
@@ -34,6 +36,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_WATCH_INTERVAL_SECONDS", 5u64)?.max(1));
     let (bus, mut published) = InProcessBus::new();
     let readers = crate::runtime::chain_readers(&app.chains, &crate::runtime::rpc_options(&vars)?)?;
+    let scanner = crate::service::scanner::Scanner::new(app.clone(), readers.clone(), crate::runtime::scanner_config(&vars)?);
+    let scan_interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_SCAN_INTERVAL_SECONDS", 15u64)?.max(1));
+    let reconciliation_interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_RECONCILIATION_INTERVAL_SECONDS", 60u64)?.max(1));
     let watcher = Arc::new(Watcher::new(app.clone(), Arc::new(bus), readers, crate::runtime::watcher_config(&vars)?));
     if let Some(created) = bootstrap_dev_org(&app).await? {
         // Printed once: only hashes are stored, so these cannot be shown again.
@@ -59,6 +64,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             ticks.tick().await;
             if let Err(error) = sweeper.sweep().await {
                 tracing::warn!(error = %error, "sweep failed; retrying at the next tick");
+            }
+        }
+    });
+    // The source-wallet scanner, then the reconciliation job, each on its own schedule.
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(scan_interval);
+        loop {
+            ticks.tick().await;
+            scanner.run().await;
+        }
+    });
+    let reconciling = app.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(reconciliation_interval);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = crate::service::reconciliation::run_job(&reconciling).await {
+                tracing::warn!(error = %error, "reconciliation failed; retrying at the next tick");
             }
         }
     });

@@ -19,6 +19,7 @@ use crate::ports::queue::{QueueError, TxMessage, TxQueue};
 use crate::ports::webhook::WebhookSender;
 use crate::service::App;
 use crate::service::dispatcher::Dispatcher;
+use crate::service::scanner::{Scanner, ScannerConfig};
 use crate::service::watcher::{Watcher, WatcherConfig};
 use async_trait::async_trait;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -78,6 +79,8 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         Route::CreatePayout
         | Route::ListPayouts
         | Route::ListSettlements
+        | Route::GetReconciliation
+        | Route::ListReconciliationItems
         | Route::CreateWallet
         | Route::ListWallets
         | Route::GetWallet
@@ -178,6 +181,47 @@ pub async fn lambda_watcher(role: WatcherRole) -> Result<Watcher, ConfigError> {
     };
     let bus = Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&config), bus_name));
     Ok(Watcher::new(app, bus, readers, watcher_config(&vars)?))
+}
+
+/// Source-wallet scanner settings: `PAYOUTS_SCAN_MAX_BLOCK_RANGE` (2000 blocks per
+/// `eth_getLogs`), `PAYOUTS_SCAN_MAX_REQUESTS` (200 per chain and environment per run).
+pub fn scanner_config(vars: &dyn Vars) -> Result<ScannerConfig, ConfigError> {
+    let defaults = ScannerConfig::default();
+    Ok(ScannerConfig {
+        max_span: parse_var(vars, "PAYOUTS_SCAN_MAX_BLOCK_RANGE", defaults.max_span)?.max(1),
+        max_requests: parse_var(vars, "PAYOUTS_SCAN_MAX_REQUESTS", defaults.max_requests)?.max(1),
+    })
+}
+
+/// The source-wallet scanner of a Lambda: DynamoDB and a JSON-RPC reader per chain.
+pub async fn lambda_scanner() -> Result<Scanner, ConfigError> {
+    let vars = ProcessEnv;
+    let config = aws_sdk_config().await;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue))?;
+    let readers = chain_readers(&app.chains, &rpc_options(&vars)?)?;
+    Ok(Scanner::new(app, readers, scanner_config(&vars)?))
+}
+
+/// The scheduled source-wallet scanner Lambda.
+pub async fn run_wallet_scanner() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    run_job(lambda_scanner().await, |scanner, event: EventBridgeEvent<serde_json::Value>| async move {
+        let report = crate::jobs::reconciliation::handle_scan_schedule(&scanner, event).await;
+        Ok(serde_json::json!({ "log_requests": report.log_requests, "recorded": report.recorded, "interrupted": report.interrupted.len() }))
+    })
+    .await
+}
+
+/// The scheduled reconciliation Lambda (every organization's summary, stored; new events).
+pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let vars = ProcessEnv;
+    let config = aws_sdk_config().await;
+    run_job(aws_app(&vars, &config, Arc::new(NoQueue)), |app, event: EventBridgeEvent<serde_json::Value>| async move {
+        let report = crate::jobs::reconciliation::handle_reconciliation_schedule(&app, event).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "reports": report.reports, "events": report.events, "failed": report.failed }))
+    })
+    .await
 }
 
 /// Runs a non-HTTP Lambda: `context` is built once (failing fast), then each event of type `E`

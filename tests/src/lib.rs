@@ -198,7 +198,8 @@ impl Harness {
             request_id: payouts::http::new_request_id(),
         };
         let response = serve(&self.app, request, None).await;
-        let json = if response.body.is_empty() {
+        let is_json = response.headers.iter().any(|(name, value)| *name == "content-type" && value.starts_with("application/json"));
+        let json = if response.body.is_empty() || !is_json {
             Value::Null
         } else {
             serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("non-JSON body ({e}): {:?}", response.body))

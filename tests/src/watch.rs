@@ -23,6 +23,7 @@ use payouts::domain::settlement::{Settlement, display_account};
 use payouts::ports::bus::{BusError, EventBus};
 use payouts::ports::store::IndexName;
 use payouts::service::records;
+use payouts::service::scanner::{Scanner, ScannerConfig};
 use payouts::service::watcher::{WatchReport, Watcher};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
@@ -124,6 +125,11 @@ struct ProxyState {
     requests: AtomicUsize,
     calls: AtomicUsize,
     stop: AtomicBool,
+    /// `eth_getLogs` over more blocks than this is refused as providers do (`None`: any range).
+    max_log_range: Mutex<Option<u64>>,
+    /// `eth_getLogs` requests received, and of those refused.
+    log_requests: AtomicUsize,
+    refused_log_requests: AtomicUsize,
 }
 
 impl ProxyState {
@@ -155,6 +161,9 @@ impl FaultProxy {
             requests: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            max_log_range: Mutex::new(None),
+            log_requests: AtomicUsize::new(0),
+            refused_log_requests: AtomicUsize::new(0),
         });
         let accept_state = state.clone();
         std::thread::spawn(move || {
@@ -194,6 +203,17 @@ impl FaultProxy {
         self.state.calls.load(Ordering::SeqCst)
     }
 
+    /// Refuses `eth_getLogs` over more than `blocks` blocks with Infura's error (-32005 "query
+    /// returned more than 10000 results"-style), as real providers limit ranges.
+    pub fn refuse_log_ranges_over(&self, blocks: Option<u64>) {
+        *self.state.max_log_range.lock().unwrap() = blocks;
+    }
+
+    /// `eth_getLogs` requests received so far, and how many of them were refused.
+    pub fn log_requests(&self) -> (usize, usize) {
+        (self.state.log_requests.load(Ordering::SeqCst), self.state.refused_log_requests.load(Ordering::SeqCst))
+    }
+
     pub fn reset_counts(&self) {
         self.state.requests.store(0, Ordering::SeqCst);
         self.state.calls.store(0, Ordering::SeqCst);
@@ -220,6 +240,12 @@ fn serve_connection(stream: TcpStream, state: &ProxyState) {
             Err(_) => 0,
         };
         state.calls.fetch_add(calls, Ordering::SeqCst);
+        if let Some(refusal) = log_range_refusal(state, &request.body) {
+            if writer.write_all(&refusal).and_then(|_| writer.flush()).is_err() {
+                return;
+            }
+            continue;
+        }
         let answer = match state.next_fault() {
             Fault::Pass => match forward(state.target, &request.body) {
                 Ok((status, body)) => json_answer(status, "From node", &body),
@@ -252,6 +278,34 @@ fn serve_connection(stream: TcpStream, state: &ProxyState) {
             return;
         }
     }
+}
+
+/// The JSON-RPC error answer to an `eth_getLogs` over too many blocks (`None`: not one).
+fn log_range_refusal(state: &ProxyState, body: &[u8]) -> Option<Vec<u8>> {
+    let call: Value = serde_json::from_slice(body).ok()?;
+    let call = match &call {
+        Value::Array(calls) if calls.len() == 1 => &calls[0],
+        other => other,
+    };
+    if call["method"] != "eth_getLogs" {
+        return None;
+    }
+    state.log_requests.fetch_add(1, Ordering::SeqCst);
+    let limit = (*state.max_log_range.lock().unwrap())?;
+    let filter = &call["params"][0];
+    let number = |v: &Value| u64::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0);
+    let range = number(&filter["toBlock"]) - number(&filter["fromBlock"]) + 1;
+    if range <= limit {
+        return None;
+    }
+    state.refused_log_requests.fetch_add(1, Ordering::SeqCst);
+    let error = json!({"code": -32005, "message": format!("query exceeds max block range {limit}")});
+    let answer = if body.first() == Some(&b'[') {
+        json!([{"jsonrpc": "2.0", "id": call["id"], "error": error}])
+    } else {
+        json!({"jsonrpc": "2.0", "id": call["id"], "error": error})
+    };
+    Some(json_answer(200, "OK", &answer.to_string()))
 }
 
 /// One POST to the node (HTTP/1.1, `connection: close`): its status and body.
@@ -330,6 +384,8 @@ pub struct WatchRig {
     pub proxies: BTreeMap<Chain, FaultProxy>,
     /// Anvil account 0, holding [`TREASURY_BALANCE`] of each token.
     pub treasury: [u8; 20],
+    /// The readers' RPC settings.
+    pub rpc: RpcOptions,
 }
 
 impl WatchRig {
@@ -404,7 +460,13 @@ impl WatchRig {
         h.app.contract_wallets = Arc::new(payouts::adapters::rpc_chain::RpcContractWallets::new(h.app.chains.clone(), config.rpc.clone()));
         let bus = Arc::new(RecordingBus::default());
         let watcher = Arc::new(Watcher::new(h.app.clone(), bus.clone(), readers, watcher_config));
-        WatchRig { anvil, h, usdc, usdt, lookalike, bus, watcher, proxies, treasury }
+        WatchRig { anvil, h, usdc, usdt, lookalike, bus, watcher, proxies, treasury, rpc: config.rpc }
+    }
+
+    /// A source-wallet scanner on the rig's store and chains (a fresh one is a restarted process).
+    pub fn scanner(&self, config: ScannerConfig) -> Scanner {
+        let readers = payouts::runtime::chain_readers(&self.h.app.chains, &self.rpc).unwrap_or_else(|e| panic!("{e}"));
+        Scanner::new(self.h.app.clone(), readers, config)
     }
 
     pub fn proxy(&self, chain: Chain) -> &FaultProxy {

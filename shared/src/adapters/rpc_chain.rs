@@ -20,7 +20,9 @@ use crate::config::{ChainRegistry, ChainSettings};
 use crate::domain::address::TxHash;
 use crate::domain::chain::{Chain, Environment};
 use crate::domain::wallet::EIP1271_MAGIC_VALUE;
-use crate::ports::chain::{BlockHeader, ChainError, ChainReader, ChainSnapshot, ContractWallets, TransferLog, TxReceipt};
+use crate::ports::chain::{
+    BlockHeader, ChainError, ChainReader, ChainSnapshot, ContractWallets, LoggedTransfer, LogsError, TransferLog, TransferQuery, TxReceipt,
+};
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::{RpcError, TransportError, TransportErrorKind};
 use async_trait::async_trait;
@@ -93,6 +95,8 @@ enum Purpose {
     Block(usize),
     /// EIP-1271 `isValidSignature` through `eth_call`: a JSON-RPC error (a revert) is "no".
     Eip1271,
+    /// `eth_getLogs` of token transfers.
+    Logs,
 }
 
 struct PlannedCall {
@@ -107,18 +111,27 @@ enum Answer {
     Finalized(Option<u64>),
     Block(usize, Option<BlockHeader>),
     Eip1271(bool),
+    Logs(Vec<LoggedTransfer>),
 }
 
 /// A failed attempt: what to say, and the pause the server asked for (HTTP `Retry-After`).
 struct AttemptError {
     message: String,
     retry_after: Option<Duration>,
+    /// The provider refused the work as too large (a smaller `eth_getLogs` range may pass).
+    too_large: bool,
 }
 
 impl AttemptError {
     fn new(message: impl Into<String>) -> AttemptError {
-        AttemptError { message: message.into(), retry_after: None }
+        AttemptError { message: message.into(), retry_after: None, too_large: false }
     }
+}
+
+/// A chunk that failed for good: why, and whether it was refused as too large.
+struct ChunkError {
+    error: ChainError,
+    too_large: bool,
 }
 
 impl RpcChainReader {
@@ -210,6 +223,12 @@ impl RpcChainReader {
 
     /// One chunk, retried with exponential backoff and jitter.
     async fn run_chunk(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash]) -> Result<Vec<Answer>, ChainError> {
+        self.run_chunk_classified(chunk, tx_hashes, false).await.map_err(|failed| failed.error)
+    }
+
+    /// [`Self::run_chunk`]; with `sized`, a refusal as too large is not retried at the same size
+    /// but returned as such (the caller asks for less).
+    async fn run_chunk_classified(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash], sized: bool) -> Result<Vec<Answer>, ChunkError> {
         let mut attempt: u32 = 0;
         loop {
             let error = match self.attempt(chunk, tx_hashes).await {
@@ -217,19 +236,28 @@ impl RpcChainReader {
                 Err(error) => error,
             };
             let message = self.scrub(&error.message);
+            if sized && error.too_large {
+                return Err(ChunkError { error: ChainError(format!("{} ({}): {message}", self.chain, self.endpoint)), too_large: true });
+            }
+            let give_up = |error: ChainError| ChunkError { error, too_large: false };
             if attempt >= self.options.retries {
-                return Err(ChainError(format!(
+                return Err(give_up(ChainError(format!(
                     "{} ({}): {message} (after {} attempt{})",
                     self.chain,
                     self.endpoint,
                     attempt + 1,
                     if attempt == 0 { "" } else { "s" }
-                )));
+                ))));
             }
             let mut pause = self.backoff(attempt);
             if let Some(asked) = error.retry_after {
                 if asked > MAX_RETRY_AFTER {
-                    return Err(ChainError(format!("{} ({}): {message} (the provider asks to wait {} s)", self.chain, self.endpoint, asked.as_secs())));
+                    return Err(give_up(ChainError(format!(
+                        "{} ({}): {message} (the provider asks to wait {} s)",
+                        self.chain,
+                        self.endpoint,
+                        asked.as_secs()
+                    ))));
                 }
                 pause = pause.max(asked);
             }
@@ -285,6 +313,7 @@ impl RpcChainReader {
                     // `bytes4` is ABI-encoded left-aligned in one word.
                     Answer::Eip1271(data.len() == 32 && data[..4] == EIP1271_MAGIC_VALUE && data[4..].iter().all(|b| *b == 0))
                 }
+                Purpose::Logs => Answer::Logs(parse_logs(self.chain, &value).map_err(|e| AttemptError::new(format!("eth_getLogs: {e}")))?),
                 Purpose::Receipt(index) => {
                     let hash = tx_hashes.get(index).ok_or_else(|| AttemptError::new("internal: receipt index out of range"))?;
                     let receipt = parse_receipt(self.chain, hash, &value).map_err(|e| AttemptError::new(format!("receipt of {}: {e}", hash.as_str())))?;
@@ -327,7 +356,7 @@ impl ChainReader for RpcChainReader {
                     }
                     Answer::Head(number) => head = Some(number),
                     Answer::Finalized(number) => finalized = Some(number),
-                    Answer::Block(..) | Answer::Eip1271(_) => {}
+                    Answer::Block(..) | Answer::Eip1271(_) | Answer::Logs(_) => {}
                 }
             }
         }
@@ -362,6 +391,28 @@ impl ChainReader for RpcChainReader {
             }
         }
         blocks.into_iter().enumerate().map(|(index, block)| block.ok_or_else(|| ChainError(format!("{}: no answer for block #{index}", self.chain)))).collect()
+    }
+
+    async fn transfers(&self, query: &TransferQuery) -> Result<Vec<LoggedTransfer>, LogsError> {
+        let word = |account: &[u8; 20]| format!("0x{}{}", "00".repeat(12), hex::encode(account));
+        let filter = serde_json::json!({
+            "fromBlock": format!("0x{:x}", query.from_block),
+            "toBlock": format!("0x{:x}", query.to_block),
+            "address": query.token_contracts.iter().map(|contract| format!("0x{}", hex::encode(contract))).collect::<Vec<_>>(),
+            // topic0 the Transfer signature, topic1 (`from`) any of the senders.
+            "topics": [format!("0x{}", hex::encode(transfer_topic())), query.senders.iter().map(word).collect::<Vec<_>>()],
+        });
+        let planned = [PlannedCall { purpose: Purpose::Logs, method: "eth_getLogs", params: Value::Array(vec![filter]) }];
+        let answers = self
+            .run_chunk_classified(&planned, &[], true)
+            .await
+            .map_err(|failed| if failed.too_large { LogsError::RangeRefused(failed.error.0) } else { LogsError::Unavailable(failed.error) })?;
+        for answer in answers {
+            if let Answer::Logs(logs) = answer {
+                return Ok(logs);
+            }
+        }
+        Err(LogsError::Unavailable(ChainError(format!("{}: no answer to eth_getLogs", self.chain))))
     }
 }
 
@@ -468,7 +519,22 @@ fn transport_error(error: &TransportError) -> AttemptError {
         }
         other => other.to_string(),
     };
-    AttemptError { message, retry_after }
+    let too_large = match error {
+        RpcError::ErrorResp(payload) => refuses_as_too_large(payload.code, &payload.message),
+        RpcError::Transport(TransportErrorKind::HttpError(http)) => http.status == 413 || (http.status == 400 && refuses_as_too_large(0, &http.body)),
+        // A range too heavy for the provider often ends in a timeout rather than an answer.
+        RpcError::Transport(TransportErrorKind::Custom(_)) => message.contains("timed out") || message.contains("operation timed out"),
+        _ => false,
+    };
+    AttemptError { message, retry_after, too_large }
+}
+
+/// How providers say "ask for less": Infura's -32005 "query returned more than 10000 results",
+/// Alchemy's "Log response size exceeded", QuickNode's "eth_getLogs is limited to a 10,000
+/// range", tron's "exceed max block range", geth's "query timeout exceeded".
+fn refuses_as_too_large(code: i64, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == -32005 || ["range", "too many", "more than", "limit", "exceed", "too large", "size", "timeout"].iter().any(|needle| message.contains(needle))
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -547,33 +613,47 @@ fn parse_receipt(chain: Chain, hash: &TxHash, value: &Value) -> Result<Option<Tx
     let block_hash: [u8; 32] = parse_fixed(receipt.get("blockHash"), "blockHash")?;
     let logs = receipt.get("logs").and_then(Value::as_array).ok_or_else(|| "logs: missing or not an array".to_owned())?;
 
-    let topic = transfer_topic();
     let mut transfers = Vec::new();
     for (position, log) in logs.iter().enumerate() {
         let log = log.as_object().ok_or_else(|| format!("logs[{position}]: not an object"))?;
-        let address = parse_log_address(chain, log.get("address")).map_err(|e| format!("logs[{position}].{e}"))?;
-        let topics = log.get("topics").and_then(Value::as_array).ok_or_else(|| format!("logs[{position}].topics: missing or not an array"))?;
-        let topics =
-            topics.iter().enumerate().map(|(i, t)| parse_fixed::<32>(Some(t), &format!("logs[{position}].topics[{i}]"))).collect::<Result<Vec<_>, _>>()?;
-        let data = parse_hex(log.get("data").and_then(Value::as_str).ok_or_else(|| format!("logs[{position}].data: missing or not a string"))?)
-            .map_err(|e| format!("logs[{position}].data: {e}"))?;
-        let log_index = parse_quantity(log.get("logIndex").unwrap_or(&Value::Null)).map_err(|e| format!("logs[{position}].logIndex: {e}"))?;
-
-        // ERC-20 shape only: topic0, from, to indexed; the value as the one data word. ERC-721
-        // transfers (4 topics, no data) and anything else are not token transfers.
-        let [topic0, from_word, to_word] = topics.as_slice() else { continue };
-        if *topic0 != topic || data.len() != 32 {
-            continue;
-        }
-        transfers.push(TransferLog {
-            log_index,
-            token_contract: address,
-            from: word_address(from_word),
-            to: word_address(to_word),
-            amount: word_amount(&data),
-        });
+        transfers.extend(parse_transfer_log(chain, position, log)?);
     }
     Ok(Some(TxReceipt { succeeded, block_number, block_hash: format!("0x{}", hex::encode(block_hash)), block_timestamp: None, transfers }))
+}
+
+/// One log: an ERC-20 `Transfer`, or `None` for any other event.
+fn parse_transfer_log(chain: Chain, position: usize, log: &serde_json::Map<String, Value>) -> Result<Option<TransferLog>, String> {
+    let address = parse_log_address(chain, log.get("address")).map_err(|e| format!("logs[{position}].{e}"))?;
+    let topics = log.get("topics").and_then(Value::as_array).ok_or_else(|| format!("logs[{position}].topics: missing or not an array"))?;
+    let topics = topics.iter().enumerate().map(|(i, t)| parse_fixed::<32>(Some(t), &format!("logs[{position}].topics[{i}]"))).collect::<Result<Vec<_>, _>>()?;
+    let data = parse_hex(log.get("data").and_then(Value::as_str).ok_or_else(|| format!("logs[{position}].data: missing or not a string"))?)
+        .map_err(|e| format!("logs[{position}].data: {e}"))?;
+    let log_index = parse_quantity(log.get("logIndex").unwrap_or(&Value::Null)).map_err(|e| format!("logs[{position}].logIndex: {e}"))?;
+
+    // ERC-20 shape only: topic0, from, to indexed; the value as the one data word. ERC-721
+    // transfers (4 topics, no data) and anything else are not token transfers.
+    let [topic0, from_word, to_word] = topics.as_slice() else { return Ok(None) };
+    if *topic0 != transfer_topic() || data.len() != 32 {
+        return Ok(None);
+    }
+    Ok(Some(TransferLog { log_index, token_contract: address, from: word_address(from_word), to: word_address(to_word), amount: word_amount(&data) }))
+}
+
+/// An `eth_getLogs` answer: every ERC-20 transfer log, with its transaction and block.
+fn parse_logs(chain: Chain, value: &Value) -> Result<Vec<LoggedTransfer>, String> {
+    let logs = value.as_array().ok_or_else(|| format!("expected an array of logs, got {}", truncate(&value.to_string(), 80)))?;
+    let mut transfers = Vec::with_capacity(logs.len());
+    for (position, log) in logs.iter().enumerate() {
+        let log = log.as_object().ok_or_else(|| format!("logs[{position}]: not an object"))?;
+        let Some(transfer) = parse_transfer_log(chain, position, log)? else { continue };
+        let tx: [u8; 32] = parse_fixed(log.get("transactionHash"), &format!("logs[{position}].transactionHash"))?;
+        let tx_hash = TxHash::parse(chain, &format!("0x{}", hex::encode(tx))).map_err(|_| format!("logs[{position}].transactionHash: invalid"))?;
+        let block_number = parse_quantity(log.get("blockNumber").unwrap_or(&Value::Null)).map_err(|e| format!("logs[{position}].blockNumber: {e}"))?;
+        let block_hash: [u8; 32] = parse_fixed(log.get("blockHash"), &format!("logs[{position}].blockHash"))?;
+        let removed = log.get("removed").and_then(Value::as_bool).unwrap_or(false);
+        transfers.push(LoggedTransfer { tx_hash, block_number, block_hash: format!("0x{}", hex::encode(block_hash)), transfer, removed });
+    }
+    Ok(transfers)
 }
 
 /// The address in an indexed topic: its last 20 bytes.

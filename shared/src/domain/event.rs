@@ -27,10 +27,16 @@ pub enum EventType {
     PayoutSettled,
     #[serde(rename = "payout.failed")]
     PayoutFailed,
+    /// Reconciliation found a settlement whose amount differs from its intent's.
+    #[serde(rename = "reconciliation.discrepancy")]
+    ReconciliationDiscrepancy,
+    /// A verified source wallet sent a transfer that backs no payout intent.
+    #[serde(rename = "settlement.unexpected")]
+    SettlementUnexpected,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 11] = [
         EventType::PayoutCreated,
         EventType::PayoutUpdated,
         EventType::PayoutApproved,
@@ -40,6 +46,8 @@ impl EventType {
         EventType::PayoutVerifying,
         EventType::PayoutSettled,
         EventType::PayoutFailed,
+        EventType::ReconciliationDiscrepancy,
+        EventType::SettlementUnexpected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +61,8 @@ impl EventType {
             EventType::PayoutVerifying => "payout.verifying",
             EventType::PayoutSettled => "payout.settled",
             EventType::PayoutFailed => "payout.failed",
+            EventType::ReconciliationDiscrepancy => "reconciliation.discrepancy",
+            EventType::SettlementUnexpected => "settlement.unexpected",
         }
     }
 

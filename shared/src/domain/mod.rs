@@ -9,6 +9,7 @@ pub mod money;
 pub mod onchain;
 pub mod org;
 pub mod payout;
+pub mod reconciliation;
 pub mod settlement;
 pub mod time;
 pub mod verification;

@@ -104,6 +104,30 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// A decimal as a JSON number with its scale, never through `f64` (`serialize_with`).
+pub fn serialize_decimal<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    let raw = serde_json::value::RawValue::from_string(value.to_string()).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
+}
+
+/// An optional decimal likewise (`null` when absent).
+pub fn serialize_optional_decimal<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serialize_decimal(value, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// How reconciliation figures are written: no trailing zeros beyond the cents, at least two
+/// decimals (`25000.00`, `499.95`, `-0.05`, `0.000001`), exact.
+pub fn accounting(value: Decimal) -> Decimal {
+    let mut value = value.normalize();
+    if value.scale() < 2 {
+        value.rescale(2);
+    }
+    value
+}
+
 /// A token amount in its smallest unit (`500.00` USDT is `500000000`). Shown as a string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct AtomicAmount(pub u128);

@@ -28,6 +28,9 @@ pub struct Settlement {
     pub source_wallet_id: Option<WalletId>,
     pub block_number: Option<u64>,
     pub block_hash: Option<String>,
+    /// The block's own time, when it was read (the source-wallet scanner reads it).
+    #[serde(default, with = "time::rfc3339::option")]
+    pub block_time: Option<Timestamp>,
     pub confirmations: u64,
     #[serde(with = "time::rfc3339::option")]
     pub confirmed_at: Option<Timestamp>,
@@ -86,7 +89,7 @@ pub struct SettlementView {
     pub token: Token,
     /// The amount in token units, as an exact JSON number (`25.000000`).
     #[schema(value_type = f64, example = 500.0)]
-    #[serde(serialize_with = "decimal_number")]
+    #[serde(serialize_with = "super::money::serialize_decimal")]
     pub amount: rust_decimal::Decimal,
     /// The amount in the token's smallest unit, as a string.
     pub amount_atomic: String,
@@ -105,10 +108,4 @@ pub struct SettlementView {
     pub environment: Environment,
     #[schema(format = DateTime)]
     pub created_at: String,
-}
-
-/// A decimal as a JSON number with its scale, never through `f64`.
-fn decimal_number<S: serde::Serializer>(value: &rust_decimal::Decimal, s: S) -> Result<S::Ok, S::Error> {
-    let raw = serde_json::value::RawValue::from_string(value.to_string()).map_err(serde::ser::Error::custom)?;
-    raw.serialize(s)
 }

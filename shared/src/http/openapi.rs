@@ -69,14 +69,51 @@ fn create_payout() {}
 fn list_payouts() {}
 
 #[utoipa::path(get, path = "/v1/payouts/settlements", tag = "Payouts", operation_id = "listSettlements",
+    description = "Newest first. With `Accept: text/csv` or `format=csv`, every settlement of the filter as one RFC 4180 CSV document (columns: id, payout_intent_id, environment, chain, token, tx_hash, log_index, from_address, to_address, amount, amount_atomic, source_wallet_id, block_number, block_hash, block_time, confirmations, confirmed_at, detected_at, created_at; `limit` does not apply).",
     params(
         ("payout_intent_id" = Option<String>, Query),
         ("chain" = Option<crate::domain::chain::Chain>, Query),
+        ("format" = Option<ExportFormat>, Query, description = "`csv`: the whole list as CSV"),
         ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = ListBody<crate::domain::settlement::SettlementView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "A page of settlements, or the CSV export", content((ListBody<crate::domain::settlement::SettlementView> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_settlements() {}
+
+/// `format` of the list routes that export.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+#[utoipa::path(get, path = "/v1/payouts/reconciliation", tag = "Payouts", operation_id = "getReconciliationSummary",
+    description = "Payout intents matched against what happened on-chain. Categories (disjoint): **matched** — an intent with a confirmed settlement of exactly its amount; **discrepancy** — an intent with a confirmed settlement of another amount (settled within the organization's tolerance, or failed `amount_mismatch`), never also matched; **unmatched payout** — an intent `approved`, `pending_execution`, `executed` or `verifying` with no confirmed settlement yet; **unexpected settlement** — a confirmed transfer from one of the organization's verified source wallets, on a supported token contract, that backs no intent. Drafts, canceled intents and failures that booked no transfer are in no category. Without filters: the summary the reconciliation job stored last (`computed_at`), or computed now if there is none yet; with filters: computed now. Enterprise plan in live; every plan in sandbox.",
+    params(
+        ("chain" = Option<crate::domain::chain::Chain>, Query),
+        ("token" = Option<crate::domain::chain::Token>, Query),
+        ("from" = Option<String>, Query, format = DateTime, description = "Inclusive, over the intent's `created_at` (the settlement's `confirmed_at` for unexpected settlements)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Exclusive, like `from`")),
+    responses((status = 200, body = crate::domain::reconciliation::Summary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "`plan_upgrade_required`: reconciliation needs the Enterprise plan in live")))]
+#[allow(dead_code)]
+fn get_reconciliation() {}
+
+#[utoipa::path(get, path = "/v1/payouts/reconciliation/items", tag = "Payouts", operation_id = "listReconciliationItems",
+    description = "The items behind the summary's figures, one category at a time, newest first, with the same filters. With `Accept: text/csv` or `format=csv`, every item of the filter as one RFC 4180 CSV document (columns: category, payout_intent_id, settlement_id, environment, chain, token, recipient_address, expected_amount, actual_amount, difference, amount_atomic, tx_hash, log_index, from_address, source_wallet_id, payout_status, failure_reason, overdue, age_seconds, reasons, suggested_payout_intent_id, confirmed_at; `limit` does not apply).",
+    params(
+        ("category" = crate::domain::reconciliation::Category, Query),
+        ("chain" = Option<crate::domain::chain::Chain>, Query),
+        ("token" = Option<crate::domain::chain::Token>, Query),
+        ("from" = Option<String>, Query, format = DateTime),
+        ("to" = Option<String>, Query, format = DateTime),
+        ("format" = Option<ExportFormat>, Query, description = "`csv`: the whole list as CSV"),
+        ("cursor" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, description = "A page of items, or the CSV export", content((ListBody<crate::service::reconciliation::ItemView> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_reconciliation_items() {}
 
 #[utoipa::path(get, path = "/v1/payouts/{id}", tag = "Payouts", operation_id = "getPayoutIntent",
     params(("id" = String, Path)),
@@ -243,7 +280,8 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, list_settlements, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
+    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
+    components(schemas(ExportFormat)),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth)
 )]

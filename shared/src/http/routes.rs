@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::service::auth::presented_key;
 use crate::service::payouts;
 use crate::service::reply::Reply;
-use crate::service::{App, wallets, webhooks};
+use crate::service::{App, reconciliation, wallets, webhooks};
 use http::{Method, StatusCode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,6 +15,8 @@ pub enum Route {
     CreatePayout,
     ListPayouts,
     ListSettlements,
+    GetReconciliation,
+    ListReconciliationItems,
     CreateWallet,
     ListWallets,
     GetWallet,
@@ -37,10 +39,12 @@ pub enum Route {
 impl Route {
     /// A literal path segment wins over a `{…}` one: `/v1/payouts/settlements` and
     /// `/v1/payouts/wallets` are never read as a payout id.
-    pub const ALL: [Route; 20] = [
+    pub const ALL: [Route; 22] = [
         Route::CreatePayout,
         Route::ListPayouts,
         Route::ListSettlements,
+        Route::GetReconciliation,
+        Route::ListReconciliationItems,
         Route::CreateWallet,
         Route::ListWallets,
         Route::GetWallet,
@@ -66,6 +70,8 @@ impl Route {
             Route::CreatePayout => (Method::POST, "/v1/payouts"),
             Route::ListPayouts => (Method::GET, "/v1/payouts"),
             Route::ListSettlements => (Method::GET, "/v1/payouts/settlements"),
+            Route::GetReconciliation => (Method::GET, "/v1/payouts/reconciliation"),
+            Route::ListReconciliationItems => (Method::GET, "/v1/payouts/reconciliation/items"),
             Route::CreateWallet => (Method::POST, "/v1/payouts/wallets"),
             Route::ListWallets => (Method::GET, "/v1/payouts/wallets"),
             Route::GetWallet => (Method::GET, "/v1/payouts/wallets/{wallet_id}"),
@@ -92,6 +98,8 @@ impl Route {
             Route::CreatePayout => "create_payout",
             Route::ListPayouts => "list_payouts",
             Route::ListSettlements => "list_settlements",
+            Route::GetReconciliation => "get_reconciliation",
+            Route::ListReconciliationItems => "list_reconciliation_items",
             Route::CreateWallet => "create_wallet",
             Route::ListWallets => "list_wallets",
             Route::GetWallet => "get_wallet",
@@ -181,6 +189,12 @@ fn reply(reply: Reply) -> ApiResponse {
     if reply.body.is_empty() {
         return ApiResponse::empty(status);
     }
+    if let Some(file_name) = reply.csv_file {
+        let mut response = ApiResponse::json(status, reply.body);
+        response.headers =
+            vec![("content-type", "text/csv; charset=utf-8".to_owned()), ("content-disposition", format!("attachment; filename=\"{file_name}\""))];
+        return response;
+    }
     let mut response = ApiResponse::json(status, reply.body);
     if reply.replayed {
         response.headers.push(("idempotent-replayed", "true".to_owned()));
@@ -194,7 +208,9 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
         Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
-        Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query).await?,
+        Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query, request.header("accept")).await?,
+        Route::GetReconciliation => reconciliation::summary(app, &secret(request)?, &request.query).await?,
+        Route::ListReconciliationItems => reconciliation::items(app, &secret(request)?, &request.query, request.header("accept")).await?,
         Route::CreateWallet => wallets::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
         Route::ListWallets => wallets::list(app, &secret(request)?, &request.query).await?,
         Route::GetWallet => wallets::get(app, &secret(request)?, matched.id()).await?,
@@ -254,5 +270,8 @@ mod tests {
         assert_eq!(match_route(&Method::PATCH, "/v1/payouts/settlements").err().map(|e| e.code), Some("method_not_allowed"));
         assert_eq!(match_route(&Method::GET, "/v1/payouts/wallets").ok().map(|m| m.route), Some(Route::ListWallets));
         assert_eq!(match_route(&Method::GET, "/v1/payouts/po_1").ok().map(|m| m.route), Some(Route::GetPayout));
+        assert_eq!(match_route(&Method::GET, "/v1/payouts/reconciliation").ok().map(|m| m.route), Some(Route::GetReconciliation));
+        assert_eq!(match_route(&Method::GET, "/v1/payouts/reconciliation/items").ok().map(|m| m.route), Some(Route::ListReconciliationItems));
+        assert_eq!(match_route(&Method::POST, "/v1/payouts/reconciliation").err().map(|e| e.code), Some("method_not_allowed"));
     }
 }

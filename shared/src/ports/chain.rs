@@ -35,6 +35,38 @@ pub trait ContractWallets: Send + Sync {
     ) -> Result<bool, ChainError>;
 }
 
+/// Token transfers sent by any of `senders`, from any of `token_contracts`, in the blocks
+/// `from_block..=to_block` (one `eth_getLogs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferQuery {
+    pub from_block: u64,
+    pub to_block: u64,
+    pub token_contracts: Vec<[u8; 20]>,
+    pub senders: Vec<[u8; 20]>,
+}
+
+/// One transfer log as `eth_getLogs` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedTransfer {
+    pub tx_hash: TxHash,
+    pub block_number: u64,
+    /// `0x`-prefixed lowercase hex.
+    pub block_hash: String,
+    pub transfer: TransferLog,
+    /// The node flagged the log as removed by a reorg.
+    pub removed: bool,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogsError {
+    /// The provider refuses a range this large (too many results, range too wide, a timeout):
+    /// a smaller range may pass.
+    #[error("the provider refused the block range: {0}")]
+    RangeRefused(String),
+    #[error(transparent)]
+    Unavailable(#[from] ChainError),
+}
+
 #[async_trait]
 pub trait ChainReader: Send + Sync {
     /// Receipts of `tx_hashes` (same order) and the head (and finalized block when
@@ -43,4 +75,7 @@ pub trait ChainReader: Send + Sync {
 
     /// The blocks of these numbers (same order; `None`: no such block yet), batched likewise.
     async fn blocks(&self, numbers: &[u64]) -> Result<Vec<Option<BlockHeader>>, ChainError>;
+
+    /// The ERC-20 transfers a [`TransferQuery`] selects, in one request.
+    async fn transfers(&self, query: &TransferQuery) -> Result<Vec<LoggedTransfer>, LogsError>;
 }

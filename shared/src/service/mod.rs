@@ -3,13 +3,16 @@
 
 pub mod admin;
 pub mod auth;
+pub mod csv;
 pub mod dispatcher;
 pub mod idempotency;
 pub mod input;
 pub mod pagination;
 pub mod payouts;
+pub mod reconciliation;
 pub mod records;
 pub mod reply;
+pub mod scanner;
 pub mod settlements;
 pub mod wallets;
 pub mod watcher;

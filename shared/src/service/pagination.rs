@@ -86,6 +86,14 @@ impl<'a> ListParams<'a> {
         Ok(list)
     }
 
+    /// A query string of filters only (no pagination): anything else is a 400 naming it.
+    pub fn parse_only(params: &'a [(String, String)], filters: &[&str]) -> Result<ListParams<'a>, ApiError> {
+        if let Some((unknown, _)) = params.iter().find(|(name, _)| !filters.contains(&name.as_str())) {
+            return Err(ApiError::unknown_parameter(unknown));
+        }
+        Ok(ListParams { params, limit: DEFAULT_LIMIT })
+    }
+
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }

@@ -3,15 +3,21 @@
 //!
 //! | record | pk | sk | gsi1 (pk / sk) | gsi2 (pk / sk) | gsi3 (pk / sk) |
 //! |---|---|---|---|---|---|
-//! | organization | `ORG#{org}` | `ORG` | — | — | — |
+//! | organization | `ORG#{org}` | `ORG` | `ORGS` / `{created}#{org}` | — | — |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `ORG#{org}#KEYS` / `{created}#{key}` | `KEYID#{key}` / `KEY` | — |
 //! | payout intent | `PO#{po}` | `PO` | `{org}#{env}#PO` / `{created}#{po}` | `{org}#{env}#PO#{status}` / `{created}#{po}` | `WATCH#{env}#{chain}` / `{next_check}#{po}` while executed/verifying |
 //! | tx-hash claim | `TX#{org}#{env}#{chain}#{hash}` | `TX` | — | — | — |
 //! | source wallet | `WAL#{wal}` | `WAL` | `{org}#{env}#WAL` / `{created}#{wal}` | `{org}#{env}#WAL#{status}` / `{created}#{wal}` | `{org}#{env}#WAL#CHAIN#{chain}` / `{created}#{wal}` (none once deleted) |
-//! | wallet address claim | `WADDR#{env}#{chain}#{account hex}` | `WADDR` | — | — | — |
+//! | wallet address claim | `WADDR#{env}#{chain}#{account hex}` | `WADDR` | — | — | `WALLETS#{env}#{chain}` / `{account hex}` |
 //! | settlement | `STL#{env}#{chain}#{tx}#{log_index}` | `STL` | `{org}#{env}#STL` / `{created}#{stl}` | `{org}#{env}#STL#{po}` / `{created}#{stl}` | `{org}#{env}#STL#CHAIN#{chain}` / `{created}#{stl}` |
 //! | event | `EVT#{evt}` | `EVT` | `{org}#{env}#EVT` / `{created}#{evt}` | `{org}#{env}#EVT#{type}` / `{created}#{evt}` | `OUTBOX` / `{created}#{evt}` until published |
+//! | scanner cursor | `SCAN#{env}#{chain}` | `CURSOR` | — | — | — |
+//! | reconciliation report | `RECON#{org}#{env}` | `REPORT` | — | — | — |
+//! | reconciliation event marker | `RECONEVT#{stl}#{category}` | `RECONEVT` | — | — | — |
 //! | idempotency record | `IDEM#{org}#{env}#{sha256(key)}` | `IDEM` | — | — | — (expires after 24 h) |
+//!
+//! Filter attributes: payouts carry `due` (due date) and `open` while they await their
+//! settlement; settlements carry `chain`, and `linked` or `unlinked` (backing an intent or not).
 //!
 //! `{created}` is a fixed-width nanosecond timestamp so string order is time order; ids make it unique.
 
@@ -30,6 +36,15 @@ use std::collections::BTreeMap;
 
 /// Filter attribute holding a payout's due date as a sort key.
 pub const ATTR_DUE: &str = "due";
+
+/// Every organization, oldest first (the reconciliation job walks it).
+pub const ORGS_PARTITION: &str = "ORGS";
+
+/// Filter attribute of a payout awaiting its settlement (approved … verifying).
+pub const ATTR_OPEN: &str = "open";
+/// Filter attributes of a settlement backing an intent, or none.
+pub const ATTR_LINKED: &str = "linked";
+pub const ATTR_UNLINKED: &str = "unlinked";
 
 pub fn org_key(org: &OrgId) -> ItemKey {
     ItemKey::new(format!("ORG#{org}"), "ORG")
@@ -145,7 +160,9 @@ fn index(pk: String, sk: String) -> Option<IndexKey> {
 }
 
 pub fn org_item(org: &Organization, version: u64) -> Result<Item, StoreError> {
-    Ok(plain(org_key(&org.id), version, encode(org)?))
+    let mut item = plain(org_key(&org.id), version, encode(org)?);
+    item.indexes[0] = index(ORGS_PARTITION.into(), format!("{}#{}", sort_key(&org.created_at), org.id));
+    Ok(item)
 }
 
 pub fn api_key_item(key: &ApiKey, version: u64) -> Result<Item, StoreError> {
@@ -167,6 +184,9 @@ pub fn payout_item(intent: &PayoutIntent, version: u64) -> Result<Item, StoreErr
     }
     if let Some(due) = &intent.due_date {
         item.attrs.insert(ATTR_DUE.into(), sort_key(due));
+    }
+    if crate::domain::reconciliation::awaits_settlement(intent.status) {
+        item.attrs.insert(ATTR_OPEN.into(), "1".into());
     }
     Ok(item)
 }
@@ -237,6 +257,14 @@ pub fn wallet_item(wallet: &SourceWallet, version: u64) -> Result<Item, StoreErr
 pub struct WalletClaim {
     pub wallet_id: WalletId,
     pub org_id: OrgId,
+    /// When the proof was accepted: the source-wallet scanner reports transfers from then on.
+    #[serde(default, with = "crate::domain::time::rfc3339::option")]
+    pub verified_at: Option<Timestamp>,
+}
+
+/// The verified wallets of one (environment, chain), across organizations (the scanner's list).
+pub fn wallets_on_chain(environment: Environment, chain: Chain) -> String {
+    format!("WALLETS#{environment}#{chain}")
 }
 
 pub fn wallet_claim_key(environment: Environment, chain: Chain, account: &[u8; 20]) -> ItemKey {
@@ -244,7 +272,62 @@ pub fn wallet_claim_key(environment: Environment, chain: Chain, account: &[u8; 2
 }
 
 pub fn wallet_claim_item(environment: Environment, chain: Chain, account: &[u8; 20], claim: &WalletClaim) -> Result<Item, StoreError> {
-    Ok(plain(wallet_claim_key(environment, chain, account), 1, encode(claim)?))
+    let mut item = plain(wallet_claim_key(environment, chain, account), 1, encode(claim)?);
+    item.indexes[2] = index(wallets_on_chain(environment, chain), hex::encode(account));
+    Ok(item)
+}
+
+/// The account a wallet claim item is about (its gsi3 sort key).
+pub fn claimed_account(item: &Item) -> Option<[u8; 20]> {
+    let text = &item.index(crate::ports::store::IndexName::Gsi3)?.sk;
+    hex::decode(text).ok()?.try_into().ok()
+}
+
+/// Where the source-wallet scanner of one (environment, chain) stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanCursor {
+    /// The first block not scanned yet.
+    pub next_block: u64,
+    /// Blocks per `eth_getLogs` (halved on refusals, grown back after successes).
+    pub span: u64,
+    /// Successful requests at this span since it last changed.
+    pub successes: u32,
+}
+
+pub fn scan_cursor_key(environment: Environment, chain: Chain) -> ItemKey {
+    ItemKey::new(format!("SCAN#{environment}#{chain}"), "CURSOR")
+}
+
+pub fn scan_cursor_item(environment: Environment, chain: Chain, cursor: &ScanCursor, version: u64) -> Result<Item, StoreError> {
+    Ok(plain(scan_cursor_key(environment, chain), version, encode(cursor)?))
+}
+
+/// The latest stored reconciliation summary of an organization and environment.
+pub fn reconciliation_report_key(org: &OrgId, environment: Environment) -> ItemKey {
+    ItemKey::new(format!("RECON#{org}#{environment}"), "REPORT")
+}
+
+pub fn reconciliation_report_item(
+    org: &OrgId,
+    environment: Environment,
+    summary: &crate::domain::reconciliation::Summary,
+    version: u64,
+) -> Result<Item, StoreError> {
+    Ok(plain(reconciliation_report_key(org, environment), version, encode(summary)?))
+}
+
+/// Written with the event about a settlement's reconciliation category, "if absent": the event
+/// is emitted once per settlement and category, however often the job runs.
+pub fn reconciliation_marker_key(settlement: &crate::domain::ids::SettlementId, category: crate::domain::reconciliation::Category) -> ItemKey {
+    ItemKey::new(format!("RECONEVT#{settlement}#{category}"), "RECONEVT")
+}
+
+pub fn reconciliation_marker_item(
+    settlement: &crate::domain::ids::SettlementId,
+    category: crate::domain::reconciliation::Category,
+    event: &EventId,
+) -> Result<Item, StoreError> {
+    Ok(plain(reconciliation_marker_key(settlement, category), 1, encode(&serde_json::json!({ "event_id": event }))?))
 }
 
 /// A stored first response for an idempotency key.
@@ -298,6 +381,8 @@ pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, versi
         format!("{}#{}", sort_key(&settlement.created_at), settlement.id),
     );
     item.attrs.insert(ATTR_CHAIN.into(), settlement.chain.as_str().into());
+    let link = if settlement.payout_intent_id.is_some() { ATTR_LINKED } else { ATTR_UNLINKED };
+    item.attrs.insert(link.into(), "1".into());
     Ok(item)
 }
 

@@ -68,7 +68,7 @@ fn claim_key_of(wallet: &SourceWallet) -> Result<ItemKey, ApiError> {
 /// The write op that makes the wallet's address its organization's (fails if already claimed).
 fn claim_op(wallet: &SourceWallet, now_unix: i64) -> Result<WriteOp, ApiError> {
     let account = wallet.address.account_bytes().ok_or_else(|| ApiError::internal(format!("{} has an unreadable address", wallet.id)))?;
-    let claim = WalletClaim { wallet_id: wallet.id.clone(), org_id: wallet.org_id.clone() };
+    let claim = WalletClaim { wallet_id: wallet.id.clone(), org_id: wallet.org_id.clone(), verified_at: wallet.verified_at };
     let item = wallet_claim_item(wallet.environment, wallet.chain, &account, &claim).map_err(ApiError::internal)?;
     Ok(WriteOp::Put { item, condition: Some(Condition::Absent { now_unix }) })
 }

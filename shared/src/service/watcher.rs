@@ -80,6 +80,9 @@ pub struct Watcher {
 /// One intent's verdict, before it is turned into a write.
 type Decided = (PayoutIntent, u64, Verdict, Option<TxReceipt>);
 
+/// Settlements already recorded under the keys a verdict may book, with their versions.
+type Booked = HashMap<ItemKey, (Settlement, u64)>;
+
 /// One intent's verdict, ready to commit.
 struct Prepared {
     intent: PayoutIntent,
@@ -87,9 +90,10 @@ struct Prepared {
     event: Option<Event>,
 }
 
-/// Intents whose verdicts are committed in one write (each has at most 3 ops; DynamoDB takes
-/// 100 per transaction).
+/// Intents whose verdicts are committed in one write (usually 3 ops each)…
 const VERDICT_BATCH: usize = 25;
+/// …and never more ops than one DynamoDB transaction takes.
+const MAX_OPS_PER_WRITE: usize = 100;
 /// A tx not seen yet is looked at on every sweep this long after execute (real ones are mined
 /// by then), then with a backoff of a tenth of its age, within the bounds below.
 const UNSEEN_GRACE: Duration = Duration::minutes(2);
@@ -242,12 +246,12 @@ impl Watcher {
             decided.push((intent, version, verdict, receipt, rules));
         }
         let decided = self.with_block_times(reader.as_ref(), decided, (snapshot.head, snapshot.finalized), now, report).await;
-        let decided = self.refuse_booked_transfers(environment, chain, decided).await?;
+        let (decided, booked) = self.refuse_booked_transfers(environment, chain, decided).await?;
         let mut to_publish = Vec::new();
         let mut prepared = Vec::new();
         for (intent, version, verdict, receipt) in decided {
             let id = intent.id.clone();
-            match self.prepare(intent, version, verdict, receipt.as_ref(), now) {
+            match self.prepare(intent, version, verdict, receipt.as_ref(), &booked, now) {
                 Ok(Some(one)) => prepared.push(one),
                 Ok(None) => {}
                 Err(error) => {
@@ -344,29 +348,46 @@ impl Watcher {
     /// A transfer already booked as another intent's settlement cannot settle (or be booked for)
     /// this one: such verdicts become `transfer_already_settled`. A race lost to a settlement
     /// written meanwhile fails the write, and the next run decides this way.
-    async fn refuse_booked_transfers(&self, environment: Environment, chain: Chain, decided: Vec<Decided>) -> Result<Vec<Decided>, WatchError> {
+    ///
+    /// Also returns the settlements already recorded for the transfers of these receipts (by
+    /// the source-wallet scanner, say), with their versions: a verdict books onto such a record
+    /// (same id, conditional on its version) instead of writing a second one.
+    async fn refuse_booked_transfers(&self, environment: Environment, chain: Chain, decided: Vec<Decided>) -> Result<(Vec<Decided>, Booked), WatchError> {
         let booking = |verdict: &Verdict| match verdict {
             Verdict::Settle { transfer, .. } | Verdict::Fail { transfer: Some(transfer), .. } => Some(transfer.log_index),
             Verdict::Wait | Verdict::Observed(_) | Verdict::Vanished | Verdict::NeedsBlockTime | Verdict::Fail { transfer: None, .. } => None,
         };
-        let keys: Vec<_> = decided
-            .iter()
-            .filter_map(|(intent, _, verdict, _)| Some(records::settlement_key(environment, chain, intent.expected_tx_hash.as_ref()?, booking(verdict)?)))
-            .collect();
-        if keys.is_empty() {
-            return Ok(decided);
+        let terminal = |verdict: &Verdict| matches!(verdict, Verdict::Settle { .. } | Verdict::Fail { .. });
+        // Every transfer of a receipt about to get a final verdict: the booked one, and any other
+        // the scanner may have linked to this intent.
+        let mut keys: Vec<ItemKey> = Vec::new();
+        for (intent, _, verdict, receipt) in &decided {
+            let (Some(hash), Some(receipt)) = (intent.expected_tx_hash.as_ref(), receipt.as_ref()) else { continue };
+            if terminal(verdict) {
+                keys.extend(receipt.transfers.iter().map(|t| records::settlement_key(environment, chain, hash, t.log_index)));
+            }
         }
-        let mut booked_by: HashMap<ItemKey, Option<PayoutId>> = HashMap::new();
-        for item in self.app.store.get(&keys).await?.into_iter().flatten() {
-            let settlement: Settlement = decode(&item)?;
-            booked_by.insert(item.key.clone(), settlement.payout_intent_id);
+        keys.sort();
+        keys.dedup();
+        let mut booked: Booked = HashMap::new();
+        if !keys.is_empty() {
+            for item in self.app.store.get(&keys).await?.into_iter().flatten() {
+                let settlement: Settlement = decode(&item)?;
+                booked.insert(item.key.clone(), (settlement, item.version));
+            }
         }
-        Ok(decided
+        let decided = decided
             .into_iter()
             .map(|(intent, version, verdict, receipt)| {
                 let key = intent.expected_tx_hash.as_ref().zip(booking(&verdict)).map(|(hash, log)| records::settlement_key(environment, chain, hash, log));
-                let verdict = match (key.and_then(|key| booked_by.get(&key).cloned()), verdict) {
-                    (Some(holder), Verdict::Settle { confirmations, .. } | Verdict::Fail { confirmations, .. }) if holder.as_ref() != Some(&intent.id) => {
+                let holder = key.and_then(|key| booked.get(&key));
+                // Booked for this intent, or unlinked and sent by this intent's organization: ours to book onto.
+                let ours = |settlement: &Settlement| match &settlement.payout_intent_id {
+                    Some(holder) => holder == &intent.id,
+                    None => settlement.org_id == intent.org_id,
+                };
+                let verdict = match (holder, verdict) {
+                    (Some((settlement, _)), Verdict::Settle { confirmations, .. } | Verdict::Fail { confirmations, .. }) if !ours(settlement) => {
                         tracing::warn!(payout_id = %intent.id, "the transfer already settled another payout intent");
                         Verdict::Fail { reason: FailureReason::TransferAlreadySettled, transfer: None, confirmations, source_wallet: None }
                     }
@@ -374,7 +395,8 @@ impl Watcher {
                 };
                 (intent, version, verdict, receipt)
             })
-            .collect())
+            .collect();
+        Ok((decided, booked))
     }
 
     fn rules(
@@ -427,6 +449,7 @@ impl Watcher {
         version: u64,
         verdict: Verdict,
         receipt: Option<&TxReceipt>,
+        booked: &Booked,
         now: Timestamp,
     ) -> Result<Option<Prepared>, StoreError> {
         let tx_hash = intent.expected_tx_hash.clone().ok_or_else(|| StoreError::Corrupt(format!("{} has no tx hash", intent.id)))?;
@@ -485,16 +508,80 @@ impl Watcher {
             ops.push(WriteOp::Put { item: records::event_item(&record, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
             event = Some(record);
         }
-        if let Some(settlement) = &settlement {
-            ops.push(WriteOp::Put { item: settlement_item(settlement, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
+        if intent.status.is_terminal() {
+            ops.extend(self.booking_ops(&intent, &tx_hash, settlement, booked, now)?);
         }
         Ok(Some(Prepared { intent, ops, event }))
+    }
+
+    /// The settlement writes of a final verdict: the booked transfer, written afresh or onto the
+    /// record the scanner made of it (same id, on its version); and any other transfer of the tx
+    /// the scanner linked to this intent, unlinked again (the verdict decides which one it is).
+    fn booking_ops(
+        &self,
+        intent: &PayoutIntent,
+        tx_hash: &TxHash,
+        settlement: Option<Settlement>,
+        booked: &Booked,
+        now: Timestamp,
+    ) -> Result<Vec<WriteOp>, StoreError> {
+        let mut ops = Vec::new();
+        let booked_key = settlement.as_ref().map(|s| records::settlement_key(s.environment, s.chain, &s.tx_hash, s.log_index));
+        if let (Some(mut settlement), Some(key)) = (settlement, booked_key.clone()) {
+            let condition = match booked.get(&key) {
+                Some((existing, version)) => {
+                    settlement.id = existing.id.clone();
+                    settlement.created_at = existing.created_at;
+                    settlement.detected_at = settlement.detected_at.min(existing.detected_at);
+                    settlement.block_time = existing.block_time;
+                    settlement.confirmed_at = existing.confirmed_at.or(settlement.confirmed_at);
+                    settlement.source_wallet_id = settlement.source_wallet_id.or(existing.source_wallet_id.clone());
+                    ops.push(WriteOp::Put { item: settlement_item(&settlement, version + 1)?, condition: Some(Condition::Version(*version)) });
+                    return self.unlink_others(intent, tx_hash, booked_key.as_ref(), booked, ops);
+                }
+                None => Condition::Absent { now_unix: now.timestamp() },
+            };
+            ops.push(WriteOp::Put { item: settlement_item(&settlement, 1)?, condition: Some(condition) });
+        }
+        self.unlink_others(intent, tx_hash, booked_key.as_ref(), booked, ops)
+    }
+
+    fn unlink_others(
+        &self,
+        intent: &PayoutIntent,
+        tx_hash: &TxHash,
+        booked_key: Option<&ItemKey>,
+        booked: &Booked,
+        mut ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOp>, StoreError> {
+        for (key, (existing, version)) in booked {
+            let same_tx = existing.tx_hash == *tx_hash && existing.chain == intent.chain && existing.environment == intent.environment;
+            if same_tx && Some(key) != booked_key && existing.payout_intent_id.as_ref() == Some(&intent.id) {
+                let mut unlinked = existing.clone();
+                unlinked.payout_intent_id = None;
+                ops.push(WriteOp::Put { item: settlement_item(&unlinked, version + 1)?, condition: Some(Condition::Version(*version)) });
+            }
+        }
+        Ok(ops)
     }
 
     /// Commits prepared verdicts, several intents per write; a batch refused as a whole is
     /// retried one intent at a time, so one intent changed meanwhile does not hold the others.
     async fn commit(&self, prepared: Vec<Prepared>, report: &mut WatchReport, to_publish: &mut Vec<(Event, u64)>) {
-        for batch in prepared.chunks(VERDICT_BATCH) {
+        // Batches of whole intents, within DynamoDB's 100 operations per transaction.
+        let mut batches: Vec<&[Prepared]> = Vec::new();
+        let (mut start, mut ops_in_batch) = (0, 0);
+        for (position, one) in prepared.iter().enumerate() {
+            if position > start && (position - start >= VERDICT_BATCH || ops_in_batch + one.ops.len() > MAX_OPS_PER_WRITE) {
+                batches.push(&prepared[start..position]);
+                (start, ops_in_batch) = (position, 0);
+            }
+            ops_in_batch += one.ops.len();
+        }
+        if start < prepared.len() {
+            batches.push(&prepared[start..]);
+        }
+        for batch in batches {
             let ops: Vec<WriteOp> = batch.iter().flat_map(|p| p.ops.iter().cloned()).collect();
             if batch.len() > 1 && self.app.store.write(ops).await.is_ok() {
                 for done in batch {
@@ -549,6 +636,7 @@ impl Watcher {
             source_wallet_id,
             block_number: receipt.map(|r| r.block_number),
             block_hash: receipt.map(|r| r.block_hash.clone()),
+            block_time: receipt.and_then(|r| r.block_timestamp).and_then(|at| chrono::DateTime::from_timestamp(i64::try_from(at).ok()?, 0)),
             confirmations,
             confirmed_at: Some(now),
             detected_at: intent.first_seen_at.or(intent.observation.as_ref().map(|o| o.seen_at)).unwrap_or(now),

@@ -1,0 +1,6 @@
+//! Lambda: the source-wallet scanner (scheduled): transfers sent by verified source wallets.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::run_wallet_scanner().await
+}
