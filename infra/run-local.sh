@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole service locally: a local EVM devnet (anvil with 6-decimal test USDT and USDC,
 # from npm) configured as the sandbox chain of tron, arbitrum and base, and `payouts-local`
-# (API + chain-watcher + webhook dispatcher) on the embedded store in ${PAYOUTS_DATA_DIR:-./.payouts}.
+# (API + chain-watcher + webhook dispatcher + source-wallet scanner + reconciliation job) on the embedded store in ${PAYOUTS_DATA_DIR:-./.payouts}.
 # No AWS account, no Docker. Ctrl-C stops both.
 #
 # Variables: PAYOUTS_PORT (8080), PAYOUTS_DATA_DIR (./.payouts), PAYOUTS_DEVNET_PORT (8545),

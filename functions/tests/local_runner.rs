@@ -134,6 +134,23 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
     assert_eq!((status, got["status"].as_str(), got["amount_atomic"].as_str()), (200, Some("approved"), Some("500000000")));
     let (status, _) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &sandbox, None).await;
     assert_eq!(status, 200);
+
+    // The reconciliation job runs in-process: its stored summary (a fixed `computed_at`, where an
+    // on-demand one would move with the clock) counts the approved intent as unmatched.
+    let mut stored = None;
+    for _ in 0..40 {
+        let (status, first) = call(&client, reqwest::Method::GET, format!("{base}/payouts/reconciliation"), &live, None).await;
+        assert_eq!(status, 200, "{first}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let (_, second) = call(&client, reqwest::Method::GET, format!("{base}/payouts/reconciliation"), &live, None).await;
+        if first["computed_at"] == second["computed_at"] {
+            stored = Some(second);
+            break;
+        }
+    }
+    let summary = stored.expect("payouts-local stores a reconciliation summary");
+    assert_eq!(summary["unmatched_payouts"], json!({"count": 1, "total_amount": 500.0}), "{summary}");
+    assert_eq!(summary["environment"], "live");
 }
 
 /// `payouts-admin` on DynamoDB (the emulator the test command starts), configured the way an

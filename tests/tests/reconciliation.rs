@@ -8,11 +8,13 @@
 
 use http::Method;
 use payouts::domain::chain::Chain;
+use payouts::domain::event::EventType;
 use payouts::domain::org::Plan;
 use payouts::service::reconciliation::{ITEM_COLUMNS, run_job};
 use payouts::service::scanner::ScannerConfig;
 use payouts::service::settlements::COLUMNS as SETTLEMENT_COLUMNS;
 use payouts_tests::Response;
+use payouts_tests::receiver::Receiver;
 use payouts_tests::wallets::{DEV_KEYS, cast_sign, registered_and_verified};
 use payouts_tests::watch::{BASE_CONFIRMATIONS, RigConfig, StoreKind, WatchRig};
 use serde_json::{Value, json};
@@ -353,10 +355,29 @@ async fn reconciliation_is_enterprise_in_live_and_never_shows_another_orgs_items
     let key = rig.h.tenant.sandbox.clone();
     funded_wallet(&rig, &key, 5).await;
     rig.scanner(scanner_config()).run().await;
-    rig.anvil.transfer(rig.account(5), rig.usdc, rig.account(2), 2_000_000).await;
+    let tx = rig.anvil.transfer(rig.account(5), rig.usdc, rig.account(2), 2_000_000).await;
     rig.anvil.mine(BASE_CONFIRMATIONS).await;
     assert_eq!(rig.scanner(scanner_config()).run().await.recorded, 1);
     assert_eq!(items(&rig, &key, "unexpected").await.len(), 1);
+
+    // An endpoint subscribed to settlement.unexpected gets it, signed, through the outbox.
+    let receiver = Receiver::start().await;
+    let body = json!({"url": receiver.url, "events": ["settlement.unexpected"]}).to_string();
+    let endpoint = rig.h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body)).await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.json);
+    assert_eq!(run_job(&rig.h.app).await.unwrap().events, 1);
+    rig.watcher.relay_outbox().await.unwrap();
+    let announced: Vec<_> = rig.bus.events().into_iter().filter(|e| e.event_type == EventType::SettlementUnexpected).collect();
+    assert_eq!(announced.len(), 1);
+    let dispatcher = payouts::runtime::local_dispatcher(&rig.h.app, &std::collections::BTreeMap::<String, String>::new()).unwrap();
+    dispatcher.dispatch_event(&announced[0]).await.unwrap();
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let delivered = received[0].json();
+    assert_eq!(delivered["type"], "settlement.unexpected");
+    assert_eq!(delivered["data"]["settlement"]["tx_hash"], tx.as_str());
+    assert!(received[0].header("x-billing-signature").is_some_and(|s| s.contains("v1=")));
+    assert_eq!(run_job(&rig.h.app).await.unwrap().events, 0, "announced once");
 
     let scale = rig.h.tenant(Plan::Scale).await;
     for path in ["/v1/payouts/reconciliation", "/v1/payouts/reconciliation/items?category=matched"] {

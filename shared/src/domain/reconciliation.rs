@@ -252,7 +252,7 @@ fn same_address(chain: Chain, a: &str, b: &str) -> bool {
 }
 
 /// `{count, total_amount}` of one category.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Totals {
     pub count: u64,
     /// Exact decimal JSON number (`25000.00`).
@@ -269,7 +269,7 @@ impl Totals {
 }
 
 /// One discrepancy of the summary, as the contract lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DiscrepancyLine {
     pub payout_intent_id: String,
     pub settlement_id: String,
@@ -288,7 +288,7 @@ pub struct DiscrepancyLine {
 
 /// The reconciliation summary: the contract's `ReconciliationSummary`, plus when it was
 /// computed, for which environment, and under which filters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub matched: Totals,
     pub unmatched_payouts: Totals,
@@ -302,7 +302,7 @@ pub struct Summary {
 }
 
 /// The filters of a summary, as given.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AppliedFilters {
     #[schema(nullable)]
     pub chain: Option<Chain>,

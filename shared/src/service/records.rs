@@ -292,6 +292,10 @@ pub struct ScanCursor {
     pub span: u64,
     /// Successful requests at this span since it last changed.
     pub successes: u32,
+    /// The smallest span the provider refused lately: growing up to it waits much longer, so a
+    /// provider's fixed limit is not probed again every few requests.
+    #[serde(default)]
+    pub ceiling: Option<u64>,
 }
 
 pub fn scan_cursor_key(environment: Environment, chain: Chain) -> ItemKey {

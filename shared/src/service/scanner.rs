@@ -44,8 +44,10 @@ impl Default for ScannerConfig {
     }
 }
 
-/// Successful requests at one span before it doubles again.
+/// Successful requests at one span before it doubles again…
 const GROW_AFTER: u32 = 4;
+/// …or, when doubling would reach a span the provider refused, before it tries that again.
+const REPROBE_AFTER: u32 = 64;
 /// Settlements written per store write.
 const WRITE_BATCH: usize = 25;
 
@@ -134,7 +136,7 @@ impl Scanner {
                 // First run: from the block current when the earliest wallet was verified.
                 let earliest = scope.wallets.values().filter_map(|claim| claim.verified_at).min().unwrap_or(now);
                 let start = first_block_at(reader.as_ref(), earliest, snapshot.head).await?;
-                (ScanCursor { next_block: start, span: self.config.max_span.max(1), successes: 0 }, 0)
+                (ScanCursor { next_block: start, span: self.config.max_span.max(1), successes: 0, ceiling: None }, 0)
             }
         };
         cursor.span = cursor.span.clamp(1, self.config.max_span.max(1));
@@ -155,6 +157,7 @@ impl Scanner {
                     if cursor.span == 1 {
                         break Err(ScanError::Chain(ChainError(format!("the provider refuses even one block: {why}"))));
                     }
+                    cursor.ceiling = Some(cursor.ceiling.map_or(cursor.span, |ceiling| ceiling.min(cursor.span)));
                     cursor.span = (cursor.span / 2).max(1);
                     cursor.successes = 0;
                     tracing::info!(%environment, %chain, span = cursor.span, "block range refused; halving it");
@@ -170,8 +173,14 @@ impl Scanner {
                     }
                     cursor.next_block = to_block + 1;
                     cursor.successes += 1;
-                    if cursor.successes >= GROW_AFTER && cursor.span < self.config.max_span {
-                        cursor.span = (cursor.span * 2).min(self.config.max_span);
+                    let grown = (cursor.span * 2).min(self.config.max_span);
+                    let patience = if cursor.ceiling.is_some_and(|ceiling| grown >= ceiling) { REPROBE_AFTER } else { GROW_AFTER };
+                    if cursor.successes >= patience && cursor.span < self.config.max_span {
+                        if cursor.ceiling.is_some_and(|ceiling| grown >= ceiling) {
+                            // Probing the refused size again: the provider's limit may have changed.
+                            cursor.ceiling = None;
+                        }
+                        cursor.span = grown;
                         cursor.successes = 0;
                     }
                 }
