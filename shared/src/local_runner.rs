@@ -3,8 +3,8 @@
 //! Same handler code as the Lambdas, on the embedded store, with the chain-watcher (tx queue
 //! consumer + a sweep every `PAYOUTS_WATCH_INTERVAL_SECONDS`, default 5) and the event outbox
 //! running in-process, and webhooks dispatched in-process with the same code and schedule; the
-//! source-wallet scanner every `PAYOUTS_SCAN_INTERVAL_SECONDS` (15) and the reconciliation job
-//! every `PAYOUTS_RECONCILIATION_INTERVAL_SECONDS` (60). Variables: `PAYOUTS_PORT` (8080),
+//! source-wallet scanner every `PAYOUTS_SCAN_INTERVAL_SECONDS` (5) and the reconciliation job
+//! every `PAYOUTS_RECONCILIATION_INTERVAL_SECONDS` (15). Variables: `PAYOUTS_PORT` (8080),
 //! `PAYOUTS_DATA_DIR` (./.payouts), and every `PAYOUTS_…` variable the Lambdas read.
 
 use crate::adapters::memory_bus::InProcessBus;
@@ -37,8 +37,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (bus, mut published) = InProcessBus::new();
     let readers = crate::runtime::chain_readers(&app.chains, &crate::runtime::rpc_options(&vars)?)?;
     let scanner = crate::service::scanner::Scanner::new(app.clone(), readers.clone(), crate::runtime::scanner_config(&vars)?);
-    let scan_interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_SCAN_INTERVAL_SECONDS", 15u64)?.max(1));
-    let reconciliation_interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_RECONCILIATION_INTERVAL_SECONDS", 60u64)?.max(1));
+    let scan_interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_SCAN_INTERVAL_SECONDS", 5u64)?.max(1));
+    let reconciliation_interval = Duration::from_secs(parse_var(&vars, "PAYOUTS_RECONCILIATION_INTERVAL_SECONDS", 15u64)?.max(1));
     let watcher = Arc::new(Watcher::new(app.clone(), Arc::new(bus), readers, crate::runtime::watcher_config(&vars)?));
     if let Some(created) = bootstrap_dev_org(&app).await? {
         // Printed once: only hashes are stored, so these cannot be shown again.
