@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: the AWS emulator (moto, in .venv-moto), the
 # template checks (cfn-lint + sam validate, in .venv-sam), an OpenAPI validator (.venv-openapi),
-# anvil/cast and TronWeb (npm, in infra/devnet),
+# anvil/cast and TronWeb (npm, in infra/devnet), Debian's chromium (apt) with playwright-core and
+# axe-core (npm, in tests/browser) for the dashboard's browser test,
 # then every Rust test of the workspace. Everything listens on 127.0.0.1 and is stopped at exit.
 #
 # Usage: infra/test.sh [extra cargo test args...]
@@ -15,6 +16,18 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "local EVM node (anvil, cast), solc and TronWeb from npm"
 if [[ ! -x infra/devnet/node_modules/.bin/anvil || ! -d infra/devnet/node_modules/tronweb ]]; then
   npm ci --prefix infra/devnet --no-audit --no-fund --loglevel=error >&2
+fi
+
+step "headless Chromium (Debian's package) and Playwright + axe-core (npm) for the dashboard test"
+if [[ -z "${PAYOUTS_TEST_CHROMIUM:-}" ]]; then
+  if [[ ! -x /usr/bin/chromium ]]; then
+    SUDO=""; [[ "$(id -u)" == 0 ]] || SUDO="sudo"
+    $SUDO apt-get install -y --no-install-recommends chromium >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y --no-install-recommends chromium >&2; }
+  fi
+  export PAYOUTS_TEST_CHROMIUM=/usr/bin/chromium
+fi
+if [[ ! -d tests/browser/node_modules/playwright-core || ! -d tests/browser/node_modules/axe-core ]]; then
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >&2
 fi
 
 step "AWS emulator (moto)"

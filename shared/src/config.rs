@@ -55,6 +55,9 @@ pub struct ChainSettings {
     pub confirmations: u64,
     pub finality: FinalityPolicy,
     pub token_contracts: BTreeMap<Token, ChainAddress>,
+    /// A block explorer's transaction page, the tx hash appended (`None`: no explorer, e.g. a
+    /// local devnet: `…_EXPLORER_TX_URL=none`).
+    pub explorer_tx_url: Option<String>,
 }
 
 /// Every (environment, chain) the service knows, from `PAYOUTS_<ENVIRONMENT>_<CHAIN>_…` variables
@@ -105,7 +108,12 @@ impl ChainRegistry {
                     let address = ChainAddress::parse(chain, text).map_err(|e| ConfigError { variable: variable.clone(), problem: format!("{text:?} {e}") })?;
                     token_contracts.insert(token, address);
                 }
-                settings.push(ChainSettings { environment, chain, rpc_url, rpc_headers, confirmations, finality, token_contracts });
+                let explorer_tx_url = match vars.get(&format!("{prefix}_EXPLORER_TX_URL")) {
+                    Some(text) if text.trim().eq_ignore_ascii_case("none") => None,
+                    Some(text) => Some(text.trim().to_owned()),
+                    None => Some(crate::domain::chain::default_explorer_tx_url(environment, chain).to_owned()),
+                };
+                settings.push(ChainSettings { environment, chain, rpc_url, rpc_headers, confirmations, finality, token_contracts, explorer_tx_url });
             }
         }
         Ok(ChainRegistry { settings })

@@ -96,7 +96,9 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         | Route::RetryDelivery
         | Route::ListEvents
         | Route::GetEvent
-        | Route::OpenApi => Arc::new(NoQueue),
+        | Route::GetAccount
+        | Route::OpenApi
+        | Route::Dashboard => Arc::new(NoQueue),
     };
     aws_app(&vars, &config, tx_queue)
 }

@@ -357,21 +357,27 @@ async fn attribute_range_filters(store: Arc<dyn Store>) {
     items.push(expiring(with_attr(with_index(item("F", "expired"), IndexName::Gsi2, "FILTERED", "35x"), "kind", "a"), now() - 1));
     put_all(&*store, items).await;
 
-    let kind_a = AttrRange { attr: "kind".into(), greater_than: None, less_than: Some("b".into()) };
+    let kind_a = AttrRange { attr: "kind".into(), greater_than: None, less_than: Some("b".into()), equals: None };
     let filtered = |filters: Vec<AttrRange>, descending: bool, limit: usize| IndexQuery { filters, descending, ..query(IndexName::Gsi2, "FILTERED", limit) };
 
     // Pages of 2 where most items are filtered out: limit counts matching items.
     assert_eq!(all_pages(&*store, filtered(vec![kind_a.clone()], false, 2)).await, [vec!["i03", "i13"], vec!["i23", "i33"], vec!["i43", "i53"], vec![]]);
     assert_eq!(all_pages(&*store, filtered(vec![kind_a.clone()], true, 4)).await, [vec!["i53", "i43", "i33", "i23"], vec!["i13", "i03"]]);
     // Bounds are strict; two filters must both hold; a missing attribute fails its range.
-    let n_range = AttrRange { attr: "n".into(), greater_than: Some("013".into()), less_than: Some("053".into()) };
+    let n_range = AttrRange { attr: "n".into(), greater_than: Some("013".into()), less_than: Some("053".into()), equals: None };
     assert_eq!(sks(&store.query(&filtered(vec![kind_a.clone(), n_range], false, 10)).await.expect("query")), ["i23", "i33", "i43"]);
-    let any_kind = AttrRange { attr: "kind".into(), greater_than: Some("0".into()), less_than: None };
+    let any_kind = AttrRange { attr: "kind".into(), greater_than: Some("0".into()), less_than: None, equals: None };
     assert_eq!(store.query(&filtered(vec![any_kind], false, 100)).await.expect("query").len(), 60 - 9, "items without the attribute are filtered out");
-    let gt_b = AttrRange { attr: "kind".into(), greater_than: Some("b".into()), less_than: None };
+    let gt_b = AttrRange { attr: "kind".into(), greater_than: Some("b".into()), less_than: None, equals: None };
     assert!(store.query(&filtered(vec![gt_b], false, 100)).await.expect("query").is_empty());
-    let nothing = AttrRange { attr: "missing".into(), greater_than: None, less_than: None };
+    let nothing = AttrRange { attr: "missing".into(), greater_than: None, less_than: None, equals: None };
     assert!(store.query(&filtered(vec![nothing], false, 100)).await.expect("query").is_empty());
+    // Equality, and presence alone.
+    let only_a = AttrRange::equal_to("kind", "a");
+    assert_eq!(sks(&store.query(&filtered(vec![only_a], false, 100)).await.expect("query")), ["i03", "i13", "i23", "i33", "i43", "i53"]);
+    let only_c = AttrRange::equal_to("kind", "c");
+    assert!(store.query(&filtered(vec![only_c], false, 100)).await.expect("query").is_empty());
+    assert_eq!(store.query(&filtered(vec![AttrRange::present("kind")], false, 100)).await.expect("query").len(), 60 - 9);
 }
 
 async fn expired_items_are_skipped(store: Arc<dyn Store>) {
@@ -534,7 +540,7 @@ async fn dynamodb_filtered_query_follows_pages_until_the_limit() {
         .collect();
     put_all(&store, items).await;
     counter.reset();
-    let kind_a = AttrRange { attr: "kind".into(), greater_than: None, less_than: Some("b".into()) };
+    let kind_a = AttrRange { attr: "kind".into(), greater_than: None, less_than: Some("b".into()), equals: None };
     let found = store.query(&IndexQuery { filters: vec![kind_a.clone()], descending: false, ..query(IndexName::Gsi1, "LOOP", 3) }).await.expect("query");
     assert_eq!(sks(&found), ["l005", "l045", "l085"]);
     assert!(counter.count("Query") > 1, "several Query pages: {:?}", counter.snapshot());

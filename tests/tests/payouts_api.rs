@@ -46,7 +46,10 @@ fn raw_field<'a>(body: &'a str, name: &str) -> &'a str {
 async fn create_returns_the_guide_shape(h: Harness) {
     let created = h.call(Method::POST, "/v1/payouts", Some(&h.tenant.live), Some(GUIDE_REQUEST)).await;
     assert_eq!(created.status, 201, "{}", created.json);
-    assert_eq!(created.json.as_object().unwrap().len(), GUIDE_FIELDS.len(), "no field more or less than the guide");
+    // The guide's fields, then one extension: the confirmation progress while verifying.
+    assert_eq!(created.json.as_object().unwrap().len(), GUIDE_FIELDS.len() + 1, "no field more or less than the guide and `verification`");
+    assert_eq!(created.json["verification"], Value::Null);
+    assert!(created.raw.find("\"verification\":") > created.raw.find("\"updated_at\":"), "the extension comes last");
     let positions: Vec<usize> = GUIDE_FIELDS.iter().map(|f| created.raw.find(&format!("\"{f}\":")).unwrap_or_else(|| panic!("{f} missing"))).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "every field, in the guide's order: {}", created.raw);
     assert!(created.id().starts_with("po_") && created.id().len() == 27);

@@ -91,6 +91,14 @@ async fn four_kinds_of_intent_and_two_stray_transfers(store: StoreKind) {
     assert_eq!(rig.h.execute(&key, &pending, &tx_pending).await.status, 200);
     rig.check(&[&pending]).await;
     assert_eq!(rig.status(&pending).await, "verifying");
+    // Its object says how deep the transfer is, and the watcher keeps that up to date.
+    let (pending_block, _) = rig.tx_block(&tx_pending).await.unwrap();
+    let progress = rig.payout(&pending).await["verification"].clone();
+    assert_eq!(progress, json!({"tx_block_number": pending_block, "confirmations": 1, "required_confirmations": BASE_CONFIRMATIONS}));
+    rig.anvil.mine(1).await;
+    rig.sweep().await;
+    assert_eq!(rig.payout(&pending).await["verification"]["confirmations"], 2);
+    assert_eq!(rig.payout(&exact).await["verification"], Value::Null, "null once settled");
 
     let scanned = rig.scanner(scanner_config()).run().await;
     assert!(scanned.interrupted.is_empty(), "{scanned:?}");

@@ -254,6 +254,11 @@ fn filter_expression(now_unix: i64, filters: &[AttrRange]) -> Expression {
             expression.text.push_str(&format!(" AND {name} < {value}"));
             expression.values.insert(value, AttributeValue::S(bound.clone()));
         }
+        if let Some(wanted) = &filter.equals {
+            let value = format!(":f{n}eq");
+            expression.text.push_str(&format!(" AND {name} = {value}"));
+            expression.values.insert(value, AttributeValue::S(wanted.clone()));
+        }
     }
     expression
 }

@@ -207,7 +207,9 @@ impl Store for EmbeddedStore {
                 let passes = query.filters.iter().all(|filter| match item.attrs.get(&filter.attr) {
                     None => false,
                     Some(value) => {
-                        filter.greater_than.as_ref().is_none_or(|bound| value > bound) && filter.less_than.as_ref().is_none_or(|bound| value < bound)
+                        filter.greater_than.as_ref().is_none_or(|bound| value > bound)
+                            && filter.less_than.as_ref().is_none_or(|bound| value < bound)
+                            && filter.equals.as_ref().is_none_or(|wanted| value == wanted)
                     }
                 });
                 if passes {

@@ -167,6 +167,18 @@ pub fn default_rpc_url(environment: Environment, chain: Chain) -> &'static str {
     }
 }
 
+/// Where a block explorer shows a transaction: the tx hash is appended (in the chain's own form).
+pub fn default_explorer_tx_url(environment: Environment, chain: Chain) -> &'static str {
+    match (environment, chain) {
+        (Environment::Live, Chain::Tron) => "https://tronscan.org/#/transaction/",
+        (Environment::Live, Chain::Arbitrum) => "https://arbiscan.io/tx/",
+        (Environment::Live, Chain::Base) => "https://basescan.org/tx/",
+        (Environment::Sandbox, Chain::Tron) => "https://nile.tronscan.org/#/transaction/",
+        (Environment::Sandbox, Chain::Arbitrum) => "https://sepolia.arbiscan.io/tx/",
+        (Environment::Sandbox, Chain::Base) => "https://sepolia.basescan.org/tx/",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,6 +202,12 @@ pub struct ChainObservation {
     pub block_hash: String,
     #[serde(with = "time::rfc3339")]
     pub seen_at: Timestamp,
+    /// Blocks on top of (and including) the tx's block at the watcher's last look.
+    #[serde(default)]
+    pub confirmations: u64,
+    /// What the chain's configuration asks for before the verdict.
+    #[serde(default)]
+    pub required_confirmations: u64,
 }
 
 /// A payout intent as stored. The public JSON shape is [`PayoutView`].
@@ -471,8 +477,24 @@ impl PayoutIntent {
             environment: self.environment,
             created_at: public_time(&self.created_at),
             updated_at: public_time(&self.updated_at),
+            verification: self.observation.as_ref().filter(|_| self.status == PayoutStatus::Verifying).map(|seen| VerificationProgress {
+                tx_block_number: seen.block_number,
+                confirmations: seen.confirmations,
+                required_confirmations: seen.required_confirmations,
+            }),
         }
     }
+}
+
+/// How deep the transaction is while the intent is `verifying`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct VerificationProgress {
+    /// The block the transaction is in.
+    pub tx_block_number: u64,
+    /// Blocks on top of (and including) it when the chain-watcher last looked.
+    pub confirmations: u64,
+    /// Confirmations the chain's configuration asks for before the verdict.
+    pub required_confirmations: u64,
 }
 
 /// Server-set times are kept exactly inside and shown to the second, as in the guide.
@@ -527,6 +549,9 @@ pub struct PayoutView {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// While `verifying`: how deep the transaction is (`null` otherwise).
+    #[schema(nullable)]
+    pub verification: Option<VerificationProgress>,
 }
 
 #[cfg(test)]

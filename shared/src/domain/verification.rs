@@ -107,7 +107,13 @@ pub fn decide(intent: &PayoutIntent, receipt: Option<&TxReceipt>, head: u64, fin
     };
     let observed_here = intent.observation.as_ref().is_some_and(|seen| seen.block_hash == receipt.block_hash && seen.block_number == receipt.block_number);
     if !observed_here || intent.status == PayoutStatus::Executed {
-        return Verdict::Observed(ChainObservation { block_number: receipt.block_number, block_hash: receipt.block_hash.clone(), seen_at: now });
+        return Verdict::Observed(ChainObservation {
+            block_number: receipt.block_number,
+            block_hash: receipt.block_hash.clone(),
+            seen_at: now,
+            confirmations: confirmations(head, receipt.block_number),
+            required_confirmations: rules.confirmations,
+        });
     }
     let depth = confirmations(head, receipt.block_number);
     let deep_enough = match rules.finality {
@@ -217,7 +223,10 @@ mod tests {
     /// An intent already seen at block 100 in HASH_A.
     fn verifying_intent(now: Timestamp) -> PayoutIntent {
         let mut intent = executed_intent(now);
-        let _ = intent.start_verifying(ChainObservation { block_number: 100, block_hash: HASH_A.into(), seen_at: now }, now);
+        let _ = intent.start_verifying(
+            ChainObservation { block_number: 100, block_hash: HASH_A.into(), seen_at: now, confirmations: 1, required_confirmations: 12 },
+            now,
+        );
         intent
     }
 

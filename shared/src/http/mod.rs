@@ -2,6 +2,7 @@
 //! the router, and the error-to-HTTP mapping. Handlers only extract and validate, then call
 //! `service`.
 
+pub mod dashboard;
 pub mod lambda;
 pub mod local_server;
 pub mod openapi;
@@ -90,6 +91,11 @@ pub async fn serve(app: &crate::service::App, request: ApiRequest, only: Option<
 
 async fn serve_in_span(app: &crate::service::App, request: ApiRequest, only: Option<routes::Route>) -> ApiResponse {
     let started = Instant::now();
+    if dashboard::owns(&request.path) && only.is_none_or(|only| only == routes::Route::Dashboard) {
+        let response = dashboard::serve(&request);
+        tracing::info!(method = %request.method, route = "dashboard", status = response.status.as_u16(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
+        return response;
+    }
     let matched = routes::match_route(&request.method, &request.path);
     let route_name = matched.as_ref().map(|m| m.route.name()).unwrap_or("unmatched");
     let response = match matched {

@@ -62,6 +62,8 @@ fn create_payout() {}
         ("status" = Option<crate::domain::payout::PayoutStatus>, Query),
         ("due_date_before" = Option<String>, Query, format = DateTime),
         ("due_date_after" = Option<String>, Query, format = DateTime),
+        ("chain" = Option<crate::domain::chain::Chain>, Query),
+        ("token" = Option<crate::domain::chain::Token>, Query),
         ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<PayoutView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -260,6 +262,12 @@ fn list_events() {}
 #[allow(dead_code)]
 fn get_event() {}
 
+#[utoipa::path(get, path = "/v1/account", tag = "Meta", operation_id = "getAccount",
+    description = "The calling key's organization, plan and environment, the features its plan allows there, and per chain the block explorer and the confirmations the watcher waits for.",
+    responses((status = 200, body = crate::service::account::AccountView), (status = 401, body = ErrorBody)))]
+#[allow(dead_code)]
+fn get_account() {}
+
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", operation_id = "getOpenApi", security(()),
     responses((status = 200, description = "This document")))]
 #[allow(dead_code)]
@@ -280,7 +288,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, openapi),
+    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, openapi),
     components(schemas(ExportFormat)),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth)

@@ -33,13 +33,17 @@ pub enum Route {
     RetryDelivery,
     ListEvents,
     GetEvent,
+    GetAccount,
     OpenApi,
+    /// The operator dashboard's static files (`/dashboard/…`); not an API route, so not in
+    /// [`Route::ALL`] nor in the OpenAPI document.
+    Dashboard,
 }
 
 impl Route {
     /// A literal path segment wins over a `{…}` one: `/v1/payouts/settlements` and
     /// `/v1/payouts/wallets` are never read as a payout id.
-    pub const ALL: [Route; 22] = [
+    pub const ALL: [Route; 23] = [
         Route::CreatePayout,
         Route::ListPayouts,
         Route::ListSettlements,
@@ -61,6 +65,7 @@ impl Route {
         Route::RetryDelivery,
         Route::ListEvents,
         Route::GetEvent,
+        Route::GetAccount,
         Route::OpenApi,
     ];
 
@@ -88,7 +93,9 @@ impl Route {
             Route::RetryDelivery => (Method::POST, "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"),
             Route::ListEvents => (Method::GET, "/v1/events"),
             Route::GetEvent => (Method::GET, "/v1/events/{event_id}"),
+            Route::GetAccount => (Method::GET, "/v1/account"),
             Route::OpenApi => (Method::GET, "/v1/openapi.json"),
+            Route::Dashboard => (Method::GET, "/dashboard/{proxy+}"),
         }
     }
 
@@ -116,7 +123,9 @@ impl Route {
             Route::RetryDelivery => "retry_delivery",
             Route::ListEvents => "list_events",
             Route::GetEvent => "get_event",
+            Route::GetAccount => "get_account",
             Route::OpenApi => "openapi",
+            Route::Dashboard => "dashboard",
         }
     }
 }
@@ -206,6 +215,8 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
     let idempotency_key = request.header("idempotency-key");
     let result = match matched.route {
         Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
+        Route::Dashboard => return Ok(super::dashboard::serve(request)),
+        Route::GetAccount => crate::service::account::get(app, &secret(request)?).await?,
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
         Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query, request.header("accept")).await?,

@@ -120,12 +120,26 @@ impl WriteOp {
     }
 }
 
-/// A filter on an item attribute: present and strictly between the bounds given.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A filter on an item attribute: present, equal to `equals` if given, and strictly between the
+/// bounds given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttrRange {
     pub attr: String,
     pub greater_than: Option<String>,
     pub less_than: Option<String>,
+    pub equals: Option<String>,
+}
+
+impl AttrRange {
+    /// The attribute is present.
+    pub fn present(attr: &str) -> AttrRange {
+        AttrRange { attr: attr.to_owned(), ..AttrRange::default() }
+    }
+
+    /// The attribute is exactly `value`.
+    pub fn equal_to(attr: &str, value: &str) -> AttrRange {
+        AttrRange { attr: attr.to_owned(), equals: Some(value.to_owned()), ..AttrRange::default() }
+    }
 }
 
 /// Where a page stopped: the index sort key and the item key of the last item returned.

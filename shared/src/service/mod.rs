@@ -1,6 +1,7 @@
 //! Application services: one pipeline per operation — validate → load → decide (pure domain) →
 //! persist conditionally → publish. HTTP handlers and Lambda binaries call into here.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod csv;

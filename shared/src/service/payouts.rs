@@ -196,7 +196,9 @@ pub async fn get(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, Ap
 pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let (principal, _) = authenticate(app, secret, &[]).await?;
     principal.require(Feature::Payouts)?;
-    let params = ListParams::parse(params, &["status", "due_date_before", "due_date_after"])?;
+    let params = ListParams::parse(params, &["status", "chain", "token", "due_date_before", "due_date_after"])?;
+    let chain = params.filter("chain", crate::domain::chain::Chain::parse, "tron, arbitrum or base")?;
+    let token = params.filter("token", crate::domain::chain::Token::parse, "USDT or USDC")?;
     let status = params
         .get("status")
         .map(|text| {
@@ -223,7 +225,18 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
     };
     let mut query = IndexQuery::partition(index, pk, true, app.now().timestamp());
     if before.is_some() || after.is_some() {
-        query.filters.push(AttrRange { attr: ATTR_DUE.into(), greater_than: after.as_ref().map(sort_key), less_than: before.as_ref().map(sort_key) });
+        query.filters.push(AttrRange {
+            attr: ATTR_DUE.into(),
+            greater_than: after.as_ref().map(sort_key),
+            less_than: before.as_ref().map(sort_key),
+            equals: None,
+        });
+    }
+    if let Some(chain) = chain {
+        query.filters.push(AttrRange::equal_to(records::ATTR_CHAIN, chain.as_str()));
+    }
+    if let Some(token) = token {
+        query.filters.push(AttrRange::equal_to(records::ATTR_TOKEN, token.as_str()));
     }
     let list = list_page(app.store.as_ref(), query, &params, |intent: PayoutIntent| Some(intent.view())).await?;
     Reply::json(200, &list)

@@ -369,8 +369,7 @@ fn items_query(principal: &Principal, category: Category, now: Timestamp) -> Ind
         Category::Matched | Category::Discrepancy => (records::settlements_of(&principal.org_id, principal.environment), records::ATTR_LINKED),
         Category::Unexpected => (records::settlements_of(&principal.org_id, principal.environment), records::ATTR_UNLINKED),
     };
-    let present = AttrRange { attr: attr.to_owned(), greater_than: None, less_than: None };
-    IndexQuery { filters: vec![present], ..IndexQuery::partition(IndexName::Gsi1, pk, true, now.timestamp()) }
+    IndexQuery { filters: vec![AttrRange::present(attr)], ..IndexQuery::partition(IndexName::Gsi1, pk, true, now.timestamp()) }
 }
 
 struct ItemsPage {

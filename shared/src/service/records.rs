@@ -185,6 +185,8 @@ pub fn payout_item(intent: &PayoutIntent, version: u64) -> Result<Item, StoreErr
     if let Some(due) = &intent.due_date {
         item.attrs.insert(ATTR_DUE.into(), sort_key(due));
     }
+    item.attrs.insert(ATTR_CHAIN.into(), intent.chain.as_str().into());
+    item.attrs.insert(ATTR_TOKEN.into(), intent.token.as_str().into());
     if crate::domain::reconciliation::awaits_settlement(intent.status) {
         item.attrs.insert(ATTR_OPEN.into(), "1".into());
     }
@@ -370,8 +372,9 @@ pub fn settlements_of_chain(org: &OrgId, environment: Environment, chain: Chain)
     format!("{org}#{environment}#STL#CHAIN#{chain}")
 }
 
-/// Filter attribute holding a settlement's chain.
+/// Filter attributes holding a payout's or settlement's chain, and a payout's token.
 pub const ATTR_CHAIN: &str = "chain";
+pub const ATTR_TOKEN: &str = "token";
 
 pub fn settlement_item(settlement: &crate::domain::settlement::Settlement, version: u64) -> Result<Item, StoreError> {
     let created = format!("{}#{}", sort_key(&settlement.created_at), settlement.id);

@@ -88,6 +88,8 @@ struct Prepared {
     intent: PayoutIntent,
     ops: Vec<WriteOp>,
     event: Option<Event>,
+    /// Only the confirmation count moved: not a change worth reporting.
+    progress_only: bool,
 }
 
 /// Intents whose verdicts are committed in one write (usually 3 ops each)…
@@ -251,7 +253,7 @@ impl Watcher {
         let mut prepared = Vec::new();
         for (intent, version, verdict, receipt) in decided {
             let id = intent.id.clone();
-            match self.prepare(intent, version, verdict, receipt.as_ref(), &booked, now) {
+            match self.prepare(intent, version, verdict, receipt.as_ref(), &booked, (snapshot.head, now)) {
                 Ok(Some(one)) => prepared.push(one),
                 Ok(None) => {}
                 Err(error) => {
@@ -450,18 +452,29 @@ impl Watcher {
         verdict: Verdict,
         receipt: Option<&TxReceipt>,
         booked: &Booked,
-        now: Timestamp,
+        (head, now): (u64, Timestamp),
     ) -> Result<Option<Prepared>, StoreError> {
         let tx_hash = intent.expected_tx_hash.clone().ok_or_else(|| StoreError::Corrupt(format!("{} has no tx hash", intent.id)))?;
         let mut settlement = None;
         let mut release_claim = false;
         let event_type = match verdict {
             Verdict::Wait => {
+                // A seen tx waits for depth; its progress is recorded when it grew, so the
+                // intent shows how deep it is (`verification`), without an event.
+                if let Some(seen) = intent.observation.as_mut() {
+                    let depth = head.saturating_sub(seen.block_number) + 1;
+                    if intent.status != crate::domain::payout::PayoutStatus::Verifying || depth <= seen.confirmations {
+                        return Ok(None);
+                    }
+                    seen.confirmations = depth;
+                    let ops = vec![WriteOp::Put { item: payout_item(&intent, version + 1)?, condition: Some(Condition::Version(version)) }];
+                    return Ok(Some(Prepared { intent, ops, event: None, progress_only: true }));
+                }
                 // A tx not seen yet is looked at again with a growing backoff, so intents with
                 // hashes that never appear move to the back of the sweep instead of holding
-                // its front for the whole not-found window. Seen ones wait only for depth.
+                // its front for the whole not-found window.
                 let age = now - intent.executed_at.unwrap_or(intent.updated_at);
-                if intent.observation.is_some() || age < UNSEEN_GRACE || intent.next_check_at.is_some_and(|due| due > now) {
+                if age < UNSEEN_GRACE || intent.next_check_at.is_some_and(|due| due > now) {
                     return Ok(None);
                 }
                 intent.next_check_at = Some(now + (age / 10).clamp(MIN_UNSEEN_BACKOFF, MAX_UNSEEN_BACKOFF));
@@ -511,7 +524,7 @@ impl Watcher {
         if intent.status.is_terminal() {
             ops.extend(self.booking_ops(&intent, &tx_hash, settlement, booked, now)?);
         }
-        Ok(Some(Prepared { intent, ops, event }))
+        Ok(Some(Prepared { intent, ops, event, progress_only: false }))
     }
 
     /// The settlement writes of a final verdict: the booked transfer, written afresh or onto the
@@ -605,6 +618,9 @@ impl Watcher {
     }
 
     fn recorded(&self, done: &Prepared, report: &mut WatchReport, to_publish: &mut Vec<(Event, u64)>) {
+        if done.progress_only {
+            return;
+        }
         report.changed += 1;
         tracing::info!(payout_id = %done.intent.id, status = %done.intent.status, failure_reason = ?done.intent.failure_reason, "verdict recorded");
         if let Some(event) = &done.event {

@@ -282,7 +282,13 @@ async fn seed(store: &dyn Store, org: &OrgId, n: usize, now: Timestamp, one_by_o
                 intent.status = PayoutStatus::Settled;
                 intent.executed_at = Some(created + Span::seconds(2));
                 intent.expected_tx_hash = Some(tx.clone());
-                intent.observation = Some(ChainObservation { block_number: block, block_hash: format!("0x{block:064x}"), seen_at: seen });
+                intent.observation = Some(ChainObservation {
+                    block_number: block,
+                    block_hash: format!("0x{block:064x}"),
+                    seen_at: seen,
+                    confirmations: 1,
+                    required_confirmations: 1,
+                });
                 intent.first_seen_at = Some(seen);
                 intent.verified_at = Some(verified);
                 intent.updated_at = verified;
