@@ -37,6 +37,9 @@ print(out)' "$1"; }
 export PAYOUTS_DATA_DIR="$DATA_DIR"
 for chain in TRON ARBITRUM BASE; do
   export "PAYOUTS_SANDBOX_${chain}_RPC_URL=${PAYOUTS_SANDBOX_RPC_URL:-$DEVNET_RPC_URL}"
+  # A devnet has no block explorer: the dashboard shows tx hashes without links.
+  explorer_var="PAYOUTS_SANDBOX_${chain}_EXPLORER_TX_URL"
+  export "$explorer_var=${!explorer_var:-none}"
 done
 export PAYOUTS_SANDBOX_TRON_USDT_CONTRACT="$(tron_form "$DEVNET_USDT")"
 export PAYOUTS_SANDBOX_ARBITRUM_USDT_CONTRACT="$DEVNET_USDT"
@@ -52,6 +55,7 @@ Devnet (sandbox chain of tron, arbitrum and base): $DEVNET_RPC_URL
   funded account: $DEVNET_FUNDED_ADDRESS
   its private key: $DEVNET_FUNDED_PRIVATE_KEY
   cast: infra/devnet/node_modules/.bin/cast
+Dashboard: http://127.0.0.1:${PAYOUTS_PORT:-8080}/dashboard/   (sign in with a key printed below)
 INFO
 
 cargo run --quiet -p payouts-functions --bin payouts-local
