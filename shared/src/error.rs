@@ -78,6 +78,9 @@ impl ApiError {
     pub fn invalid_field(param: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorType::InvalidRequest, "invalid_field", message, Some(param))
     }
+    pub fn duplicate_field(param: &str) -> ApiError {
+        ApiError::new(ErrorType::InvalidRequest, "duplicate_field", format!("The field '{param}' appears more than once."), Some(param))
+    }
     pub fn unknown_field(param: &str) -> ApiError {
         ApiError::new(ErrorType::InvalidRequest, "unknown_field", format!("Unknown field '{param}'."), Some(param))
     }

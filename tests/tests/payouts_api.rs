@@ -613,7 +613,54 @@ async fn unknown_routes_and_methods(h: Harness) {
     assert!(response.header("request-id").is_some_and(|id| id.starts_with("req_")));
 }
 
+/// Input that could be read two ways is refused, never guessed: duplicate keys, amounts with more
+/// digits than a decimal holds, and an `Idempotency-Key` that is not ASCII.
+async fn ambiguous_input_is_refused_not_guessed(h: Harness) {
+    let key = &h.tenant.live;
+    let twice = r#"{"recipient_address":"TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF","chain":"tron","token":"USDT","amount":1,"amount":100000,"currency":"USD"}"#;
+    let refused = h.call(Method::POST, "/v1/payouts", Some(key), Some(twice)).await;
+    assert_eq!((refused.status, refused.error().1.as_str(), refused.error().2.as_deref()), (400, "duplicate_field", Some("amount")), "{}", refused.json);
+    let long = r#"{"recipient_address":"TLEaY8XoqpBmndLsjcfThgdKLN1ssNuUcF","chain":"tron","token":"USDT","amount":100.0000000000000000000000000001,"currency":"USD"}"#;
+    let refused = h.call(Method::POST, "/v1/payouts", Some(key), Some(long)).await;
+    assert_eq!((refused.status, refused.error().2.as_deref()), (400, Some("amount")), "{}", refused.json);
+
+    // A non-ASCII key (bytes a client may well send) is a 400, three times: never three payouts.
+    for _ in 0..3 {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap());
+        headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+        headers.insert("idempotency-key", http::HeaderValue::from_bytes("clé-1".as_bytes()).unwrap());
+        let request = payouts::http::ApiRequest {
+            method: Method::POST,
+            path: "/v1/payouts".into(),
+            query: Vec::new(),
+            headers,
+            body: bytes::Bytes::from_static(GUIDE_REQUEST.as_bytes()),
+            request_id: "req_test".into(),
+        };
+        let response = payouts::http::serve(&h.app, request, None).await;
+        assert_eq!(response.status.as_u16(), 400);
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_idempotency_key");
+    }
+    let listed = h.call(Method::GET, "/v1/payouts", Some(key), None).await;
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 0, "nothing was written");
+
+    // Lists narrow by chain and token.
+    assert_eq!(h.create(key, &guide_body()).await.status, 201);
+    let base = h.create(key, &json!({"recipient_address": EVM_RECIPIENT, "chain": "base", "token": "USDC", "amount": 2.5, "currency": "USD"})).await;
+    assert_eq!(base.status, 201, "{}", base.json);
+    let only_base = h.call(Method::GET, "/v1/payouts?chain=base", Some(key), None).await;
+    assert_eq!(only_base.json["data"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect::<Vec<_>>(), vec![base.json["id"].clone()]);
+    let only_usdt = h.call(Method::GET, "/v1/payouts?token=USDT&chain=tron", Some(key), None).await;
+    assert_eq!(only_usdt.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(only_usdt.json["data"][0]["chain"], "tron");
+    let bad = h.call(Method::GET, "/v1/payouts?chain=solana", Some(key), None).await;
+    assert_eq!((bad.status, bad.error().2.as_deref()), (400, Some("chain")));
+}
+
 on_both_stores!(
+    ambiguous_input_is_refused_not_guessed,
     create_returns_the_guide_shape,
     amount_scale_is_kept_exactly,
     bad_bodies_get_documented_errors_and_write_nothing,

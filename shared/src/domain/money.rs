@@ -5,7 +5,6 @@ use super::chain::TOKEN_DECIMALS;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
-use std::str::FromStr;
 
 /// Largest payout accepted, in token units: far above any real payout, far below any overflow.
 const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000;
@@ -40,7 +39,11 @@ impl Amount {
         let value = if text.contains(['e', 'E']) {
             Decimal::from_scientific(text).map_err(|_| AmountError::TooLarge)?
         } else {
-            Decimal::from_str(text).map_err(|_| AmountError::TooLarge)?
+            // Exact or refused: more significant digits than a decimal holds are never rounded.
+            Decimal::from_str_exact(text).map_err(|e| match e {
+                rust_decimal::Error::Underflow => AmountError::TooPrecise,
+                _ => AmountError::TooLarge,
+            })?
         };
         Amount::new(value)
     }

@@ -175,6 +175,15 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
         .ok_or_else(|| ApiError::method_not_allowed(method.as_str(), path))
 }
 
+/// The `Idempotency-Key` of a request that honours one. A key that is not visible ASCII is a
+/// 400, never ignored: ignoring it would turn retries into duplicates.
+fn idempotency_key(request: &ApiRequest) -> Result<Option<&str>, ApiError> {
+    match request.headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => value.to_str().map(Some).map_err(|_| ApiError::invalid_idempotency_key("Idempotency-Key must be 1 to 255 visible ASCII characters.")),
+    }
+}
+
 fn secret(request: &ApiRequest) -> Result<ApiKeySecret, ApiError> {
     presented_key(request.header("authorization"))
 }
@@ -212,25 +221,25 @@ fn reply(reply: Reply) -> ApiResponse {
 }
 
 pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let idempotency_key = request.header("idempotency-key");
+    let idempotency_key = || idempotency_key(request);
     let result = match matched.route {
         Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
         Route::Dashboard => return Ok(super::dashboard::serve(request)),
         Route::GetAccount => crate::service::account::get(app, &secret(request)?).await?,
-        Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
+        Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key()?, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
         Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query, request.header("accept")).await?,
         Route::GetReconciliation => reconciliation::summary(app, &secret(request)?, &request.query).await?,
         Route::ListReconciliationItems => reconciliation::items(app, &secret(request)?, &request.query, request.header("accept")).await?,
-        Route::CreateWallet => wallets::create(app, &secret(request)?, idempotency_key, body(request)?).await?,
+        Route::CreateWallet => wallets::create(app, &secret(request)?, idempotency_key()?, body(request)?).await?,
         Route::ListWallets => wallets::list(app, &secret(request)?, &request.query).await?,
         Route::GetWallet => wallets::get(app, &secret(request)?, matched.id()).await?,
         Route::DeleteWallet => wallets::delete(app, &secret(request)?, matched.id()).await?,
         Route::VerifyWallet => wallets::verify(app, &secret(request)?, matched.id(), body(request)?).await?,
         Route::GetPayout => payouts::get(app, &secret(request)?, matched.id()).await?,
         Route::UpdatePayout => payouts::update(app, &secret(request)?, matched.id(), body(request)?).await?,
-        Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key, matched.id(), body(request)?).await?,
-        Route::CreateWebhook => webhooks::create_endpoint(app, &secret(request)?, idempotency_key, body(request)?).await?,
+        Route::ExecutePayout => payouts::execute(app, &secret(request)?, idempotency_key()?, matched.id(), body(request)?).await?,
+        Route::CreateWebhook => webhooks::create_endpoint(app, &secret(request)?, idempotency_key()?, body(request)?).await?,
         Route::ListWebhooks => webhooks::list_endpoints(app, &secret(request)?, &request.query).await?,
         Route::GetWebhook => webhooks::get_endpoint(app, &secret(request)?, matched.id()).await?,
         Route::DeleteWebhook => webhooks::delete_endpoint(app, &secret(request)?, matched.id()).await?,

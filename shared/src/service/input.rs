@@ -10,6 +10,29 @@ pub struct JsonObject {
     fields: BTreeMap<String, Box<RawValue>>,
 }
 
+/// A JSON object's members in document order, duplicates kept (a map would keep only the last).
+struct Entries(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Entries, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// The JSON kind of a raw value, from its first character.
 fn kind(raw: &RawValue) -> &'static str {
     match raw.get().trim_start().as_bytes().first() {
@@ -31,7 +54,14 @@ impl JsonObject {
         if !value.get().trim_start().starts_with('{') {
             return Err(ApiError::invalid_json("The request body must be a JSON object."));
         }
-        let fields = serde_json::from_str(value.get()).map_err(|e| ApiError::invalid_json(format!("The request body is not valid JSON: {e}.")))?;
+        let entries: Entries = serde_json::from_str(value.get()).map_err(|e| ApiError::invalid_json(format!("The request body is not valid JSON: {e}.")))?;
+        let mut fields = BTreeMap::new();
+        for (name, raw) in entries.0 {
+            // `{"amount":1,"amount":100000}` must not quietly mean the last one.
+            if fields.insert(name.clone(), raw).is_some() {
+                return Err(ApiError::duplicate_field(&name));
+            }
+        }
         Ok(JsonObject { fields })
     }
 
