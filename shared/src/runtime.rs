@@ -98,7 +98,8 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         | Route::GetEvent
         | Route::GetAccount
         | Route::OpenApi
-        | Route::Dashboard => Arc::new(NoQueue),
+        | Route::Dashboard
+        | Route::Fallback => Arc::new(NoQueue),
     };
     aws_app(&vars, &config, tx_queue)
 }

@@ -659,7 +659,34 @@ async fn ambiguous_input_is_refused_not_guessed(h: Harness) {
     assert_eq!((bad.status, bad.error().2.as_deref()), (400, Some("chain")));
 }
 
+/// What API Gateway's `$default` route hands the fallback function: the contract's errors, and
+/// never a route run (the stack routes real requests to their own functions).
+async fn the_fallback_answers_unknown_paths_and_methods_with_the_contracts_errors(h: Harness) {
+    let call = |method: Method, path: &str| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", http::HeaderValue::from_str(&format!("Bearer {}", h.tenant.live)).unwrap());
+        let request =
+            payouts::http::ApiRequest { method, path: path.to_owned(), query: Vec::new(), headers, body: bytes::Bytes::new(), request_id: "req_test".into() };
+        payouts::http::serve(&h.app, request, Some(payouts::http::routes::Route::Fallback))
+    };
+    for (method, path, status, code) in [
+        (Method::GET, "/v1/refunds", 404, "route_not_found"),
+        (Method::GET, "/", 404, "route_not_found"),
+        (Method::PUT, "/v1/payouts/po_e5f6a7b8c9d0e1f2a3b4c5d6", 405, "method_not_allowed"),
+        (Method::DELETE, "/v1/payouts", 405, "method_not_allowed"),
+        (Method::GET, "/v1/payouts", 404, "route_not_found"),
+    ] {
+        let response = call(method.clone(), path).await;
+        assert_eq!(response.status.as_u16(), status, "{method} {path}");
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body["error"]["code"], code, "{method} {path}: {body}");
+    }
+    let listed = h.call(Method::GET, "/v1/payouts", Some(&h.tenant.live), None).await;
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 0);
+}
+
 on_both_stores!(
+    the_fallback_answers_unknown_paths_and_methods_with_the_contracts_errors,
     ambiguous_input_is_refused_not_guessed,
     create_returns_the_guide_shape,
     amount_scale_is_kept_exactly,

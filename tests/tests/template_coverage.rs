@@ -48,3 +48,17 @@ fn every_binary_is_deployed_and_every_route_reaches_its_function() {
         assert_eq!(routes, &vec![(method.to_string(), path.to_owned())], "{binary} serves exactly {method} {path}");
     }
 }
+
+/// The stack-name limit the deploy notes give (43) fits every function name in Lambda's 64.
+#[test]
+fn every_function_name_fits_with_the_documented_stack_name_limit() {
+    const STACK_NAME_MAX: usize = 43;
+    let template = repo_file("template.yaml");
+    let names: Vec<&str> = template.lines().filter_map(|line| line.trim().strip_prefix("FunctionName: !Sub ${AWS::StackName}")).collect();
+    assert!(names.len() > 20, "the template names its functions");
+    for suffix in names {
+        assert!(STACK_NAME_MAX + suffix.len() <= 64, "<stack>{suffix} exceeds 64 characters with a {STACK_NAME_MAX}-character stack name");
+    }
+    let notes = repo_file("infra/deploy/README.md");
+    assert!(notes.contains(&format!("at most {STACK_NAME_MAX} characters")), "infra/deploy/README.md states the limit");
+}

@@ -99,6 +99,9 @@ async fn serve_in_span(app: &crate::service::App, request: ApiRequest, only: Opt
     let matched = routes::match_route(&request.method, &request.path);
     let route_name = matched.as_ref().map(|m| m.route.name()).unwrap_or("unmatched");
     let response = match matched {
+        // API Gateway routed this request to the fallback, so no route of the stack takes it
+        // in this form (a trailing slash, say): it is not found, whatever it resembles.
+        Ok(_) if only == Some(routes::Route::Fallback) => ApiResponse::error(&ApiError::route_not_found(request.method.as_str(), &request.path)),
         Ok(matched) if only.is_some_and(|only| only != matched.route) => ApiResponse::error(&ApiError::route_not_found(request.method.as_str(), &request.path)),
         Ok(matched) => match routes::handle(app, &matched, &request).await {
             Ok(response) => response,

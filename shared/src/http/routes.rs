@@ -38,6 +38,9 @@ pub enum Route {
     /// The operator dashboard's static files (`/dashboard/…`); not an API route, so not in
     /// [`Route::ALL`] nor in the OpenAPI document.
     Dashboard,
+    /// What API Gateway's `$default` route sends here: requests no route matched. Answers
+    /// 404 `route_not_found` or 405 `method_not_allowed`, never runs a route. Not in [`Route::ALL`].
+    Fallback,
 }
 
 impl Route {
@@ -96,6 +99,7 @@ impl Route {
             Route::GetAccount => (Method::GET, "/v1/account"),
             Route::OpenApi => (Method::GET, "/v1/openapi.json"),
             Route::Dashboard => (Method::GET, "/dashboard/{proxy+}"),
+            Route::Fallback => (Method::GET, "$default"),
         }
     }
 
@@ -126,6 +130,7 @@ impl Route {
             Route::GetAccount => "get_account",
             Route::OpenApi => "openapi",
             Route::Dashboard => "dashboard",
+            Route::Fallback => "fallback",
         }
     }
 }
@@ -225,6 +230,7 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
     let result = match matched.route {
         Route::OpenApi => return Ok(ApiResponse::json(StatusCode::OK, super::openapi::document_json())),
         Route::Dashboard => return Ok(super::dashboard::serve(request)),
+        Route::Fallback => return Err(ApiError::route_not_found(request.method.as_str(), &request.path)),
         Route::GetAccount => crate::service::account::get(app, &secret(request)?).await?,
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key()?, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
