@@ -183,6 +183,9 @@ impl ApiError {
     pub fn invalid_signature(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorType::InvalidRequest, "invalid_signature", message, Some("signature"))
     }
+    pub fn store_unavailable() -> ApiError {
+        ApiError::new(ErrorType::ServiceUnavailable, "store_unavailable", "The service cannot reach its data store right now; retry shortly.", None)
+    }
     pub fn chain_unavailable(chain: &str) -> ApiError {
         ApiError::new(
             ErrorType::ServiceUnavailable,

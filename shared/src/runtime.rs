@@ -97,6 +97,7 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         | Route::ListEvents
         | Route::GetEvent
         | Route::GetAccount
+        | Route::Health
         | Route::OpenApi
         | Route::Dashboard
         | Route::Fallback => Arc::new(NoQueue),

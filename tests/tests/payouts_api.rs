@@ -611,6 +611,10 @@ async fn unknown_routes_and_methods(h: Harness) {
     assert_eq!((method.status, method.error().1.as_str()), (405, "method_not_allowed"));
     let response = h.call(Method::GET, "/v1/payouts", Some(&h.tenant.live), None).await;
     assert!(response.header("request-id").is_some_and(|id| id.starts_with("req_")));
+    // The health check needs no key, and says which version answers.
+    let health = h.call(Method::GET, "/v1/health", None, None).await;
+    assert_eq!(health.status, 200, "{}", health.json);
+    assert_eq!(health.json, json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
 }
 
 /// Input that could be read two ways is refused, never guessed: duplicate keys, amounts with more

@@ -268,6 +268,12 @@ fn get_event() {}
 #[allow(dead_code)]
 fn get_account() {}
 
+#[utoipa::path(get, path = "/v1/health", tag = "Meta", operation_id = "getHealth", security(()),
+    description = "Unauthenticated. 200 when the service can reach its data store; 503 `store_unavailable` when it cannot.",
+    responses((status = 200, body = crate::service::health::HealthView), (status = 503, body = ErrorBody)))]
+#[allow(dead_code)]
+fn health() {}
+
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", operation_id = "getOpenApi", security(()),
     responses((status = 200, description = "This document")))]
 #[allow(dead_code)]
@@ -288,7 +294,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, openapi),
+    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, health, openapi),
     components(schemas(ExportFormat)),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth)

@@ -34,6 +34,7 @@ pub enum Route {
     ListEvents,
     GetEvent,
     GetAccount,
+    Health,
     OpenApi,
     /// The operator dashboard's static files (`/dashboard/…`); not an API route, so not in
     /// [`Route::ALL`] nor in the OpenAPI document.
@@ -46,7 +47,7 @@ pub enum Route {
 impl Route {
     /// A literal path segment wins over a `{…}` one: `/v1/payouts/settlements` and
     /// `/v1/payouts/wallets` are never read as a payout id.
-    pub const ALL: [Route; 23] = [
+    pub const ALL: [Route; 24] = [
         Route::CreatePayout,
         Route::ListPayouts,
         Route::ListSettlements,
@@ -69,6 +70,7 @@ impl Route {
         Route::ListEvents,
         Route::GetEvent,
         Route::GetAccount,
+        Route::Health,
         Route::OpenApi,
     ];
 
@@ -97,6 +99,7 @@ impl Route {
             Route::ListEvents => (Method::GET, "/v1/events"),
             Route::GetEvent => (Method::GET, "/v1/events/{event_id}"),
             Route::GetAccount => (Method::GET, "/v1/account"),
+            Route::Health => (Method::GET, "/v1/health"),
             Route::OpenApi => (Method::GET, "/v1/openapi.json"),
             Route::Dashboard => (Method::GET, "/dashboard/{proxy+}"),
             Route::Fallback => (Method::GET, "$default"),
@@ -128,6 +131,7 @@ impl Route {
             Route::ListEvents => "list_events",
             Route::GetEvent => "get_event",
             Route::GetAccount => "get_account",
+            Route::Health => "health",
             Route::OpenApi => "openapi",
             Route::Dashboard => "dashboard",
             Route::Fallback => "fallback",
@@ -232,6 +236,7 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
         Route::Dashboard => return Ok(super::dashboard::serve(request)),
         Route::Fallback => return Err(ApiError::route_not_found(request.method.as_str(), &request.path)),
         Route::GetAccount => crate::service::account::get(app, &secret(request)?).await?,
+        Route::Health => crate::service::health::get(app).await?,
         Route::CreatePayout => payouts::create(app, &secret(request)?, idempotency_key()?, body(request)?).await?,
         Route::ListPayouts => payouts::list(app, &secret(request)?, &request.query).await?,
         Route::ListSettlements => crate::service::settlements::list(app, &secret(request)?, &request.query, request.header("accept")).await?,

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod csv;
 pub mod dispatcher;
+pub mod health;
 pub mod idempotency;
 pub mod input;
 pub mod pagination;
