@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const DEFAULT_LIMIT: usize = 25;
+/// DynamoDB's limits on key values (bytes).
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+const MAX_SORT_KEY_BYTES: usize = 1024;
 pub const MAX_LIMIT: usize = 100;
 
 #[derive(Serialize, Deserialize)]
@@ -55,6 +58,13 @@ pub fn decode_cursor(query: &IndexQuery, cursor: &str) -> Result<IndexPosition, 
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).map_err(|_| ApiError::invalid_cursor())?;
     let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| ApiError::invalid_cursor())?;
     if data.q != binding(query) {
+        return Err(ApiError::invalid_cursor());
+    }
+    // The binding is not a secret, so a cursor can be forged: whatever it says must still be a
+    // key the store accepts (DynamoDB refuses empty and oversized key values with an error that
+    // would otherwise surface as a 500).
+    let plausible = |text: &str, max: usize| !text.is_empty() && text.len() <= max;
+    if !plausible(&data.p, MAX_PARTITION_KEY_BYTES) || !plausible(&data.k, MAX_SORT_KEY_BYTES) || !plausible(&data.s, MAX_SORT_KEY_BYTES) {
         return Err(ApiError::invalid_cursor());
     }
     Ok(IndexPosition { index_sk: data.s, key: ItemKey { pk: data.p, sk: data.k } })
@@ -157,6 +167,12 @@ mod tests {
         assert_eq!(decode_cursor(&query("org_b#live#PO"), &cursor).err().map(|e| e.code), Some("invalid_cursor"));
         assert_eq!(decode_cursor(&query("org_a#live#PO"), "not-a-cursor!").err().map(|e| e.code), Some("invalid_cursor"));
         assert_eq!(decode_cursor(&query("org_a#live#PO"), "eyJ4IjoxfQ").err().map(|e| e.code), Some("invalid_cursor"));
+        // Forged with the right binding (it is no secret) but keys no store accepts.
+        for (s, p, k) in [("", "PO#po_x", "PO"), ("000123#po_x", "", "PO"), ("000123#po_x", "PO#po_x", &"x".repeat(1025)[..])] {
+            let forged = URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(&CursorData { s: s.into(), p: p.into(), k: k.into(), q: binding(&query("org_a#live#PO")) }).unwrap_or_default());
+            assert_eq!(decode_cursor(&query("org_a#live#PO"), &forged).err().map(|e| e.code), Some("invalid_cursor"), "{s:?} {p:?}");
+        }
     }
 
     #[test]
