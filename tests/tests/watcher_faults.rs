@@ -210,3 +210,44 @@ async fn an_event_bus_outage_loses_no_event() {
     assert_eq!(rig.bus.types_of(&id), ["payout.created", "payout.approved", "payout.executed", "payout.verifying", "payout.settled"], "oldest first");
     assert!(rig.events_of(&id).await.iter().all(|e| e.published_at.is_some()));
 }
+
+/// A record that does not decode (a manual edit, a newer writer) in the watch index, the outbox
+/// or among the organizations is skipped and logged: every other intent still settles and every
+/// other event is still published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_undecodable_record_stops_nobody_else() {
+    use payouts::ports::store::{IndexKey, Item, ItemKey, WriteOp};
+    use payouts::service::records;
+    let rig = WatchRig::start().await;
+    let broken = |pk: &str, partition: String, sk: &str| Item {
+        key: ItemKey::new(pk, "X"),
+        version: 1,
+        expires_at: None,
+        indexes: [None, None, Some(IndexKey { pk: partition, sk: sk.to_owned() })],
+        attrs: BTreeMap::new(),
+        body: "{\"not\": \"a record\"".to_owned(),
+    };
+    let items = vec![
+        // Sorted first in both partitions, so a sweep meets them before anything else.
+        broken("PO#po_000000000000000000000000", records::watch_partition(Environment::Sandbox, Chain::Base), "00000000000000000000#po_0"),
+        broken("EVT#evt_000000000000000000000000", records::OUTBOX_PARTITION.to_owned(), "00000000000000000000#evt_0"),
+    ];
+    rig.h.app.store.write(items.into_iter().map(|item| WriteOp::Put { item, condition: None }).collect()).await.unwrap();
+
+    let ids = three_paid_intents(&rig).await;
+    rig.sweep().await;
+    rig.mine_to(rig.head().await + BASE_CONFIRMATIONS).await;
+    let report = rig.sweep().await;
+    assert_eq!(statuses(&rig, &ids).await, ["settled", "settled", "settled"], "{report:?}");
+    let left = rig
+        .h
+        .app
+        .store
+        .query(&payouts::ports::store::IndexQuery::partition(payouts::ports::store::IndexName::Gsi3, records::OUTBOX_PARTITION, false, 0))
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|item| item.key.pk.as_str()).collect::<Vec<_>>(), ["EVT#evt_000000000000000000000000"], "every readable event was published");
+    for id in &ids {
+        assert!(rig.bus.types_of(id).contains(&"payout.settled".to_owned()));
+    }
+}

@@ -31,6 +31,11 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+/// A record decoded, or `None` (logged as an error with its key) when it does not decode.
+fn decoded<T: serde::de::DeserializeOwned>(item: &crate::ports::store::Item) -> Option<T> {
+    decode::<T>(item).inspect_err(|error| tracing::error!(key = ?item.key, error = %error, "record does not decode; skipped")).ok()
+}
+
 /// Published events marked per write (well under DynamoDB's 100 items per transaction).
 const MARK_BATCH: usize = 25;
 
@@ -116,7 +121,9 @@ impl Watcher {
         let keys: Vec<_> = ids.iter().map(records::payout_key).collect();
         let mut intents = Vec::new();
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
-            intents.push((decode::<PayoutIntent>(&item)?, item.version));
+            if let Some(intent) = decoded::<PayoutIntent>(&item) {
+                intents.push((intent, item.version));
+            }
         }
         let mut report = WatchReport::default();
         let mut groups: BTreeMap<(Environment, Chain), Vec<(PayoutIntent, u64)>> = BTreeMap::new();
@@ -175,7 +182,11 @@ impl Watcher {
                     // Wrapped around to where this sweep began: everything due was read.
                     return self.finish_pending((environment, chain), intents, previous, None).await;
                 }
-                intents.push((decode::<PayoutIntent>(item)?, item.version));
+                // One record that does not decode (a manual edit, a newer writer) is skipped and
+                // reported; it never stops verification for every other intent.
+                if let Some(intent) = decoded::<PayoutIntent>(item) {
+                    intents.push((intent, item.version));
+                }
                 if intents.len() >= self.config.sweep_limit {
                     return self.finish_pending((environment, chain), intents, previous, IndexPosition::of(item, IndexName::Gsi3)).await;
                 }
@@ -276,8 +287,10 @@ impl Watcher {
         let keys: Vec<_> = ids.iter().map(records::org_key).collect();
         let mut found = HashMap::new();
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
-            let org: Organization = decode(&item)?;
-            found.insert(org.id.clone(), org);
+            // Unreadable: its intents get the environment's default policy (`registered` in live).
+            if let Some(org) = decoded::<Organization>(&item) {
+                found.insert(org.id.clone(), org);
+            }
         }
         Ok(found)
     }
@@ -709,7 +722,9 @@ impl Watcher {
         let items = self.app.store.query(&query).await?;
         let mut events = Vec::with_capacity(items.len());
         for item in &items {
-            events.push((decode::<Event>(item)?, item.version));
+            if let Some(event) = decoded::<Event>(item) {
+                events.push((event, item.version));
+            }
         }
         let mut published = 0;
         for chunk in events.chunks(50) {
