@@ -112,6 +112,11 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
         assert!(ok, "{err}");
         let (status, error) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &new_key, None).await;
         assert_eq!((status, error["error"]["code"].as_str()), (401, Some("api_key_invalid")));
+        // --help is the usage, wherever it is given.
+        for help in [&["--help"][..], &["create-key", "--help"][..], &["help"][..]] {
+            let (ok, usage, err) = admin(dir.path(), help);
+            assert!(ok && usage.starts_with("usage: payouts-admin"), "{help:?}: {usage}{err}");
+        }
         let (ok, _, err) = admin(dir.path(), &["create-org", "--name", "X", "--plan", "platinum"]);
         assert!(!ok && err.contains("not a plan"));
         // Sender policies: the defaults, then a choice, shown by show-org.

@@ -97,6 +97,11 @@ pub async fn main(raw: Vec<String>) -> ExitCode {
 }
 
 async fn run(raw: Vec<String>) -> Result<String, String> {
+    // `--help` anywhere (`payouts-admin --help`, `payouts-admin create-key --help`) is a request
+    // for the usage, not an option missing its value.
+    if raw.iter().any(|arg| arg == "--help" || arg == "-h" || arg == "help") {
+        return Ok(USAGE.to_owned());
+    }
     let args = Args::parse(raw)?;
     let command = args.words.first().cloned().ok_or("no command given")?;
     if matches!(command.as_str(), "help" | "-h") {

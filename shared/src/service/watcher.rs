@@ -635,7 +635,7 @@ impl Watcher {
             return;
         }
         report.changed += 1;
-        tracing::info!(payout_id = %done.intent.id, status = %done.intent.status, failure_reason = ?done.intent.failure_reason, "verdict recorded");
+        tracing::info!(payout_id = %done.intent.id, status = %done.intent.status, failure_reason = done.intent.failure_reason.map(|reason| reason.as_str()).unwrap_or(""), "verdict recorded");
         if let Some(event) = &done.event {
             to_publish.push((event.clone(), 1));
         }
