@@ -179,6 +179,41 @@ try {
   await axe("payouts list");
   await shoot("payouts");
 
+  step("bulk approve two drafts, cancel a third, mark one pending execution, filter by chain");
+  const draft = async (amount) => {
+    const response = await fetch(`${API_URL}/payouts`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+      body: `{"recipient_address":"${env("RECIPIENT")}","chain":"base","token":"USDC","amount":${amount},"currency":"USD"}`,
+    });
+    assert.equal(response.status, 201);
+    return (await response.json()).id;
+  };
+  const drafts = [await draft("1.00"), await draft("2.00")];
+  const doomed = await draft("3.00");
+  await page.goto(`${DASHBOARD_URL}#/payouts?status=draft`);
+  await page.locator("h1", { hasText: /^Payouts$/ }).waitFor();
+  for (const id of drafts) await page.getByLabel(`Select ${id}`).check();
+  await page.getByRole("button", { name: "Approve selected drafts" }).click();
+  await page.locator("#bulk-result", { hasText: "2 approved" }).waitFor();
+  for (const id of drafts) assert.equal((await apiGet(`/payouts/${id}`)).json.status, "approved", id);
+  assert.equal((await apiGet(`/payouts/${doomed}`)).json.status, "draft", "an unselected draft stays a draft");
+  await page.goto(`${DASHBOARD_URL}#/payouts/${doomed}`);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.locator("#payout-status", { hasText: "canceled" }).waitFor();
+  await page.goto(`${DASHBOARD_URL}#/payouts/${drafts[0]}`);
+  await page.getByRole("button", { name: "Mark pending execution" }).click();
+  await page.locator("#payout-status", { hasText: "pending execution" }).waitFor();
+  await page.goto(`${DASHBOARD_URL}#/payouts`);
+  await page.locator("#payout-filters").waitFor();
+  await page.locator("#payout-filters").getByLabel("Chain").selectOption("tron");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator("td", { hasText: "No payout intents here." }).waitFor();
+  await page.locator("#payout-filters").getByLabel("Chain").selectOption("base");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator("tbody tr").nth(3).waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 4, "the four base payouts");
+
   step("reconciliation shows the API's numbers");
   await page.getByRole("link", { name: "Reconciliation" }).click();
   await page.locator("#card-matched").waitFor();

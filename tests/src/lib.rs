@@ -213,6 +213,21 @@ impl Harness {
     }
 
     /// Creates a draft with the given JSON body (as the live key of the default tenant).
+    /// A request exactly as given (headers a client may send that `call_with` cannot build, such
+    /// as non-ASCII bytes), served as the Lambda of `only` would (`None`: every route).
+    pub async fn serve_raw(&self, method: Method, path: &str, headers: HeaderMap, body: &str, only: Option<payouts::http::routes::Route>) -> (u16, Value) {
+        let request = ApiRequest {
+            method,
+            path: path.to_owned(),
+            query: Vec::new(),
+            headers,
+            body: bytes::Bytes::from(body.to_owned()),
+            request_id: payouts::http::new_request_id(),
+        };
+        let response = serve(&self.app, request, only).await;
+        (response.status.as_u16(), serde_json::from_slice(&response.body).unwrap_or(Value::Null))
+    }
+
     pub async fn create(&self, key: &str, body: &Value) -> Response {
         self.call(Method::POST, "/v1/payouts", Some(key), Some(&body.to_string())).await
     }

@@ -634,18 +634,8 @@ async fn ambiguous_input_is_refused_not_guessed(h: Harness) {
         headers.insert("authorization", http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap());
         headers.insert("content-type", http::HeaderValue::from_static("application/json"));
         headers.insert("idempotency-key", http::HeaderValue::from_bytes("clé-1".as_bytes()).unwrap());
-        let request = payouts::http::ApiRequest {
-            method: Method::POST,
-            path: "/v1/payouts".into(),
-            query: Vec::new(),
-            headers,
-            body: bytes::Bytes::from_static(GUIDE_REQUEST.as_bytes()),
-            request_id: "req_test".into(),
-        };
-        let response = payouts::http::serve(&h.app, request, None).await;
-        assert_eq!(response.status.as_u16(), 400);
-        let body: Value = serde_json::from_slice(&response.body).unwrap();
-        assert_eq!(body["error"]["code"], "invalid_idempotency_key");
+        let (status, body) = h.serve_raw(Method::POST, "/v1/payouts", headers, GUIDE_REQUEST, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_idempotency_key")), "{body}");
     }
     let listed = h.call(Method::GET, "/v1/payouts", Some(key), None).await;
     assert_eq!(listed.json["data"].as_array().unwrap().len(), 0, "nothing was written");
@@ -666,12 +656,10 @@ async fn ambiguous_input_is_refused_not_guessed(h: Harness) {
 /// What API Gateway's `$default` route hands the fallback function: the contract's errors, and
 /// never a route run (the stack routes real requests to their own functions).
 async fn the_fallback_answers_unknown_paths_and_methods_with_the_contracts_errors(h: Harness) {
-    let call = |method: Method, path: &str| {
+    let call = |method: Method, path: &'static str| {
         let mut headers = http::HeaderMap::new();
         headers.insert("authorization", http::HeaderValue::from_str(&format!("Bearer {}", h.tenant.live)).unwrap());
-        let request =
-            payouts::http::ApiRequest { method, path: path.to_owned(), query: Vec::new(), headers, body: bytes::Bytes::new(), request_id: "req_test".into() };
-        payouts::http::serve(&h.app, request, Some(payouts::http::routes::Route::Fallback))
+        h.serve_raw(method, path, headers, "", Some(payouts::http::routes::Route::Fallback))
     };
     for (method, path, status, code) in [
         (Method::GET, "/v1/refunds", 404, "route_not_found"),
@@ -680,9 +668,8 @@ async fn the_fallback_answers_unknown_paths_and_methods_with_the_contracts_error
         (Method::DELETE, "/v1/payouts", 405, "method_not_allowed"),
         (Method::GET, "/v1/payouts", 404, "route_not_found"),
     ] {
-        let response = call(method.clone(), path).await;
-        assert_eq!(response.status.as_u16(), status, "{method} {path}");
-        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        let (answered, body) = call(method.clone(), path).await;
+        assert_eq!(answered, status, "{method} {path}");
         assert_eq!(body["error"]["code"], code, "{method} {path}: {body}");
     }
     let listed = h.call(Method::GET, "/v1/payouts", Some(&h.tenant.live), None).await;

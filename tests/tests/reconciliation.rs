@@ -230,6 +230,27 @@ async fn a_reorged_out_transfer_is_never_reported() {
     assert!(items(&rig, &key, "unexpected").await.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_is_scanned_from_its_verification_not_from_genesis() {
+    let rig = WatchRig::start().await;
+    let key = rig.h.tenant.sandbox.clone();
+    rig.anvil.mint(rig.usdc, rig.account(5), 10_000_000).await;
+    // Sent while the address was nobody's verified wallet.
+    let before = rig.anvil.transfer(rig.account(5), rig.usdc, rig.account(2), 1_000_000).await;
+    // Time passes on the chain (10 minutes) and for the service (5 minutes), then the proof.
+    rig.anvil.rpc("evm_increaseTime", json!([600])).await;
+    rig.anvil.mine(1).await;
+    rig.advance(300);
+    registered_and_verified(&rig.h, &key, "base", &rig.evm(rig.account(5)), |c| cast_sign(DEV_KEYS[5], c)).await;
+    let after = rig.anvil.transfer(rig.account(5), rig.usdc, rig.account(2), 2_000_000).await;
+    rig.anvil.mine(BASE_CONFIRMATIONS).await;
+
+    let report = rig.scanner(scanner_config()).run().await;
+    assert_eq!(report.recorded, 1, "{report:?}");
+    assert_eq!(unexpected_hashes(&rig, &key).await, vec![after.clone()]);
+    assert!(!unexpected_hashes(&rig, &key).await.contains(&before), "a transfer from before the proof is not the organization's");
+}
+
 /// `n` transfers from account 5 to account 2, `gap` blocks apart; their hashes.
 async fn spread_transfers(rig: &WatchRig, n: usize, gap: u64) -> Vec<String> {
     let mut hashes = Vec::new();

@@ -340,24 +340,24 @@ pub async fn items(app: &App, secret: &ApiKeySecret, params: &[(String, String)]
     };
     if csv {
         let mut writer = CsvWriter::new(&ITEM_COLUMNS);
-        let mut after = params.get("cursor").map(|c| decode_cursor(&query, c)).transpose()?;
+        let mut page_query = IndexQuery { after: params.get("cursor").map(|c| decode_cursor(&query, c)).transpose()?, limit: PAGE, ..query };
         loop {
-            let page = items_page(app.store.as_ref(), &query, after, usize::MAX / 2, PAGE, category, &filters, now).await.map_err(ApiError::internal)?;
-            for item in with_suggestions(page.items, &candidates) {
+            let (found, next) = items_in_page(app.store.as_ref(), &page_query, category, &filters, now).await.map_err(ApiError::internal)?;
+            for item in with_suggestions(found.into_iter().map(|(item, _)| item).collect(), &candidates) {
                 writer.row(&item_row(&item));
             }
-            match page.scanned_to {
-                Some(position) => after = Some(position),
+            match next {
+                Some(position) => page_query.after = Some(position),
                 None => break,
             }
         }
         return Ok(Reply::csv(writer.finish(), &format!("reconciliation-{category}.csv")));
     }
     let after = params.get("cursor").map(|c| decode_cursor(&query, c)).transpose()?;
-    let page = items_page(app.store.as_ref(), &query, after, params.limit, PAGE, category, &filters, now).await.map_err(ApiError::internal)?;
-    let has_more = page.more;
-    let next_cursor = page.last_returned.filter(|_| has_more).map(|position| encode_cursor(&query, &position));
-    let data = with_suggestions(page.items, &candidates).iter().map(view).collect();
+    let (items, more_after) = items_page(app.store.as_ref(), &query, after, params.limit, (category, &filters, now)).await.map_err(ApiError::internal)?;
+    let has_more = more_after.is_some();
+    let next_cursor = more_after.map(|position| encode_cursor(&query, &position));
+    let data = with_suggestions(items, &candidates).iter().map(view).collect();
     Reply::json(200, &ListBody { data, has_more, next_cursor })
 }
 
@@ -372,52 +372,49 @@ fn items_query(principal: &Principal, category: Category, now: Timestamp) -> Ind
     IndexQuery { filters: vec![AttrRange::present(attr)], ..IndexQuery::partition(IndexName::Gsi1, pk, true, now.timestamp()) }
 }
 
-struct ItemsPage {
-    items: Vec<Item>,
-    /// More items of the category follow the last one returned.
-    more: bool,
-    last_returned: Option<IndexPosition>,
-    /// Where a caller streaming every page goes on from (`None`: the index is exhausted).
-    scanned_to: Option<IndexPosition>,
+/// One store page of `query`: its items of `category`, each with its index position, and where
+/// the next store page starts (`None`: the index is exhausted).
+async fn items_in_page(
+    store: &dyn Store,
+    query: &IndexQuery,
+    category: Category,
+    filters: &Filters,
+    now: Timestamp,
+) -> Result<(Vec<(Item, Option<IndexPosition>)>, Option<IndexPosition>), StoreError> {
+    let page = store.query(query).await?;
+    let classified = match category {
+        Category::Unmatched => intent_items(&page, query.index, filters, now)?,
+        Category::Matched | Category::Discrepancy | Category::Unexpected => settlement_items(store, &page, query.index, filters, now).await?,
+    };
+    let items = classified.into_iter().filter_map(|(item, position)| Some((item.filter(|item| item.category == category)?, position))).collect();
+    let next = page.last().filter(|_| page.len() == query.limit).and_then(|last| IndexPosition::of(last, query.index));
+    Ok((items, next))
 }
 
-/// Up to `limit` items of `category` after `after`, reading `page_size` records per query. Stops
-/// once it knows whether one more exists, or after one query page when `limit` is unbounded
-/// (streaming callers come back with `scanned_to`).
-#[allow(clippy::too_many_arguments)]
+/// Up to `limit` items after `after`, and the position of the last one when more follow.
 async fn items_page(
     store: &dyn Store,
     base: &IndexQuery,
     after: Option<IndexPosition>,
     limit: usize,
-    page_size: usize,
-    category: Category,
-    filters: &Filters,
-    now: Timestamp,
-) -> Result<ItemsPage, StoreError> {
-    let streaming = limit >= usize::MAX / 2;
-    let mut query = IndexQuery { after, limit: page_size, ..base.clone() };
+    (category, filters, now): (Category, &Filters, Timestamp),
+) -> Result<(Vec<Item>, Option<IndexPosition>), StoreError> {
+    let mut query = IndexQuery { after, limit: PAGE, ..base.clone() };
     let mut items = Vec::new();
     let mut last_returned = None;
     loop {
-        let page = store.query(&query).await?;
-        let classified = match category {
-            Category::Unmatched => intent_items(&page, base.index, filters, now)?,
-            Category::Matched | Category::Discrepancy | Category::Unexpected => settlement_items(store, &page, base.index, filters, now).await?,
-        };
-        for (item, position) in classified {
-            let Some(item) = item.filter(|item| item.category == category) else { continue };
+        let (found, next) = items_in_page(store, &query, category, filters, now).await?;
+        for (item, position) in found {
             if items.len() == limit {
-                return Ok(ItemsPage { items, more: true, last_returned, scanned_to: None });
+                // One more exists: the page ends at the last item returned.
+                return Ok((items, last_returned));
             }
             items.push(item);
             last_returned = position;
         }
-        let next = page.last().filter(|_| page.len() == query.limit).and_then(|last| IndexPosition::of(last, base.index));
         match next {
-            Some(position) if streaming => return Ok(ItemsPage { items, more: false, last_returned, scanned_to: Some(position) }),
             Some(position) => query.after = Some(position),
-            None => return Ok(ItemsPage { items, more: false, last_returned, scanned_to: None }),
+            None => return Ok((items, None)),
         }
     }
 }
