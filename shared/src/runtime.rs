@@ -13,6 +13,7 @@ use crate::config::{ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars, p
 use crate::domain::chain::{Chain, Environment};
 use crate::domain::webhook::RetrySchedule;
 use crate::http::routes::Route;
+use crate::jobs::JobError;
 use crate::ports::Store;
 use crate::ports::chain::ChainReader;
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
@@ -108,7 +109,7 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
 /// Runs one API route as a Lambda function. Fails fast on missing configuration.
 pub async fn run_api_route(route: Route) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
-    let app = lambda_app(route).await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app = started(lambda_app(route).await).await?;
     crate::http::lambda::run_route(app, route).await
 }
 
@@ -222,27 +223,64 @@ pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
     let vars = ProcessEnv;
     let config = aws_sdk_config().await;
     run_job(aws_app(&vars, &config, Arc::new(NoQueue)), |app, event: EventBridgeEvent<serde_json::Value>| async move {
-        let report = crate::jobs::reconciliation::handle_reconciliation_schedule(&app, event).await.map_err(|e| e.to_string())?;
+        let report = crate::jobs::reconciliation::handle_reconciliation_schedule(&app, event).await?;
         Ok(serde_json::json!({ "reports": report.reports, "events": report.events, "failed": report.failed }))
     })
     .await
 }
 
-/// Runs a non-HTTP Lambda: `context` is built once (failing fast), then each event of type `E`
-/// is handed to `handler` with it.
+/// Runs a non-HTTP Lambda: `context` is built once (failing fast, reported to the Runtime API's
+/// `/init/error`), then each event of type `E` is handed to `handler` with it. A failed
+/// invocation reaches Lambda as a [`JobError`]'s `errorType` (`Retryable.…` or `Permanent.…`).
 async fn run_job<T, E, R, Fut>(context: Result<T, ConfigError>, handler: impl Fn(Arc<T>, E) -> Fut) -> Result<(), lambda_runtime::Error>
 where
     E: serde::de::DeserializeOwned + Send,
     R: serde::Serialize,
-    Fut: Future<Output = Result<R, String>>,
+    Fut: Future<Output = Result<R, JobError>>,
 {
-    let context = Arc::new(context.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?);
+    let context = Arc::new(started(context).await?);
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<E>| {
         let context = Arc::clone(&context);
-        async move { handler(context, event.payload).await.map_err(lambda_runtime::Error::from) }
+        async move { handler(context, event.payload).await }
     }))
     .await
+}
+
+/// The context of a function, or its configuration error: logged, and reported to the Runtime
+/// API's `/init/error` (so Lambda shows `Runtime.ConfigError` with the variable, not an exit code).
+pub async fn started<T>(context: Result<T, ConfigError>) -> Result<T, ConfigError> {
+    match context {
+        Ok(context) => Ok(context),
+        Err(error) => {
+            tracing::error!(error = %error, "cannot start");
+            report_init_error(&error).await;
+            Err(error)
+        }
+    }
+}
+
+/// Posts a configuration error to `/2018-06-01/runtime/init/error` when running under a Lambda
+/// runtime (`AWS_LAMBDA_RUNTIME_API`); elsewhere there is nobody to tell but the log.
+async fn report_init_error(error: &ConfigError) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else { return };
+    let Ok(endpoint) = format!("http://{api}").parse::<http::Uri>() else { return };
+    let client = lambda_runtime_api_client::PooledClient::builder().with_endpoint(endpoint).build();
+    let body = serde_json::json!({ "errorType": "Runtime.ConfigError", "errorMessage": error.to_string() }).to_string();
+    let request = lambda_runtime_api_client::build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.ConfigError")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body));
+    match request {
+        Ok(request) => {
+            if let Err(e) = client.call(request).await {
+                tracing::error!(error = %e, "could not report the init error to the Runtime API");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not build the init error report"),
+    }
 }
 
 /// The tx-queue consumer Lambda (SQS event source with `ReportBatchItemFailures`).
@@ -259,7 +297,7 @@ pub async fn run_watcher_queue() -> Result<(), lambda_runtime::Error> {
 pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     run_job(lambda_watcher(WatcherRole::Chains).await, |watcher, event: EventBridgeEvent<serde_json::Value>| async move {
-        let report = crate::jobs::watcher::handle_schedule(&watcher, event).await.map_err(|e| e.to_string())?;
+        let report = crate::jobs::watcher::handle_schedule(&watcher, event).await?;
         Ok(serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published }))
     })
     .await
@@ -270,7 +308,7 @@ pub async fn run_event_relay() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     run_job(lambda_watcher(WatcherRole::OutboxOnly).await, |watcher, event: serde_json::Value| async move {
         let records = event.get("Records").and_then(serde_json::Value::as_array).map(Vec::len).unwrap_or(0);
-        let published = crate::jobs::watcher::handle_stream(&watcher, records).await.map_err(|e| e.to_string())?;
+        let published = crate::jobs::watcher::handle_stream(&watcher, records).await?;
         Ok(serde_json::json!({ "published": published }))
     })
     .await
@@ -330,7 +368,7 @@ pub fn local_dispatcher(app: &App, vars: &dyn Vars) -> Result<Dispatcher, Config
 pub async fn run_webhook_dispatcher() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     run_job(lambda_dispatcher().await, |dispatcher, event: crate::jobs::webhooks::BusEvent| async move {
-        let report = crate::jobs::webhooks::handle_bus_event(&dispatcher, event).await.map_err(|e| e.to_string())?;
+        let report = crate::jobs::webhooks::handle_bus_event(&dispatcher, event).await?;
         Ok(serde_json::json!({ "deliveries": report.deliveries_created, "succeeded": report.succeeded }))
     })
     .await
@@ -347,7 +385,7 @@ pub async fn run_webhook_retries() -> Result<(), lambda_runtime::Error> {
 pub async fn run_webhook_due_sweep() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     run_job(lambda_dispatcher().await, |dispatcher, event: EventBridgeEvent<serde_json::Value>| async move {
-        let report = crate::jobs::webhooks::handle_due_sweep(&dispatcher, event).await.map_err(|e| e.to_string())?;
+        let report = crate::jobs::webhooks::handle_due_sweep(&dispatcher, event).await?;
         Ok(serde_json::json!({ "attempts": report.attempts }))
     })
     .await

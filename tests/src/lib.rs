@@ -8,8 +8,10 @@
 
 pub mod anvil;
 pub mod aws;
+pub mod lambda_runtime;
 pub mod raw_http;
 pub mod receiver;
+pub mod template;
 pub mod wallets;
 pub mod watch;
 
@@ -101,6 +103,8 @@ pub struct Harness {
     pub queue: Arc<RecordingQueue>,
     /// Plan enterprise.
     pub tenant: Tenant,
+    /// The emulator's table, for a harness on DynamoDB.
+    pub table_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -145,6 +149,7 @@ impl Harness {
             clock,
             queue,
             tenant: Tenant { org: OrgId::generate(), live: String::new(), sandbox: String::new(), live_key_id: String::new() },
+            table_name: None,
             _dir: dir,
         };
         harness.tenant = harness.tenant(Plan::Enterprise).await;
@@ -158,8 +163,10 @@ impl Harness {
     }
 
     pub async fn dynamodb() -> Harness {
-        let (store, _, _) = aws::fresh_table().await;
-        Self::on_store(Arc::new(store), None).await
+        let (store, _, table_name) = aws::fresh_table().await;
+        let mut harness = Self::on_store(Arc::new(store), None).await;
+        harness.table_name = Some(table_name);
+        harness
     }
 
     /// A new organization on `plan` with a live and a sandbox key.

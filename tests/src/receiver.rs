@@ -25,6 +25,36 @@ impl Received {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("webhook body is JSON")
     }
+
+    /// Verifies both signature schemes against the raw body, independently of the service's
+    /// code, as a merchant's receiver does with the endpoint's `secret`.
+    pub fn assert_signed_with(&self, secret: &str) {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        use sha2::Sha256;
+        let body = &self.body;
+        let billing = self.header("x-billing-signature").expect("X-Billing-Signature");
+        let (t, v1) = billing.split_once(',').expect("t=…,v1=…");
+        let t = t.strip_prefix("t=").expect("t=");
+        let v1 = v1.strip_prefix("v1=").expect("v1=");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        assert_eq!(hex::encode(mac.finalize().into_bytes()), v1, "billing.io signature");
+        let now = chrono::Utc::now().timestamp();
+        assert!((now - t.parse::<i64>().expect("timestamp")).abs() < 300, "timestamp within the receivers' 300 s tolerance");
+
+        let id = self.header("webhook-id").expect("webhook-id");
+        let timestamp = self.header("webhook-timestamp").expect("webhook-timestamp");
+        assert_eq!(timestamp, t);
+        let key = base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").expect("whsec_")).expect("base64 secret");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("hmac key");
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let signatures = self.header("webhook-signature").expect("webhook-signature");
+        assert!(signatures.split(' ').any(|s| s == format!("v1,{expected}")), "standard webhooks signature: {signatures}");
+    }
 }
 
 /// One scripted answer.

@@ -386,6 +386,8 @@ pub struct WatchRig {
     pub treasury: [u8; 20],
     /// The readers' RPC settings.
     pub rpc: RpcOptions,
+    /// The configuration variables the rig's chains were made from.
+    pub vars: BTreeMap<String, String>,
 }
 
 impl WatchRig {
@@ -460,7 +462,7 @@ impl WatchRig {
         h.app.contract_wallets = Arc::new(payouts::adapters::rpc_chain::RpcContractWallets::new(h.app.chains.clone(), config.rpc.clone()));
         let bus = Arc::new(RecordingBus::default());
         let watcher = Arc::new(Watcher::new(h.app.clone(), bus.clone(), readers, watcher_config));
-        WatchRig { anvil, h, usdc, usdt, lookalike, bus, watcher, proxies, treasury, rpc: config.rpc }
+        WatchRig { anvil, h, usdc, usdt, lookalike, bus, watcher, proxies, treasury, rpc: config.rpc, vars }
     }
 
     /// A source-wallet scanner on the rig's store and chains (a fresh one is a restarted process).

@@ -2,6 +2,7 @@
 
 use super::routes::Route;
 use super::{ApiRequest, ApiResponse, new_request_id, serve};
+use crate::error::ApiError;
 use crate::service::App;
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -30,7 +31,30 @@ pub fn to_lambda_response(response: ApiResponse) -> Response<Body> {
 pub async fn run_route(app: App, route: Route) -> Result<(), lambda_http::Error> {
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(to_lambda_response(serve(app, to_api_request(request), Some(route)).await))
+        Ok::<_, std::convert::Infallible>(to_lambda_response(serve_catching_panics(app.clone(), to_api_request(request), route).await))
     }))
     .await
 }
+
+/// `serve` on its own task, so that a panic (a bug) is still answered with the contract's 500
+/// body and the request id, not a runtime crash that API Gateway turns into
+/// `{"message":"Internal Server Error"}`; the process goes on serving.
+async fn serve_catching_panics(app: App, request: ApiRequest, route: Route) -> ApiResponse {
+    let request_id = request.request_id.clone();
+    answer_catching_panics(request_id, async move { serve(&app, request, Some(route)).await }).await
+}
+
+/// Runs `answer` on its own task; a panic in it becomes the contract's 500.
+pub(crate) async fn answer_catching_panics(request_id: String, answer: impl Future<Output = ApiResponse> + Send + 'static) -> ApiResponse {
+    match tokio::spawn(answer).await {
+        Ok(response) => response,
+        Err(join_error) => {
+            let mut response = ApiResponse::error(&ApiError::internal(format!("request handler panicked: {join_error}")));
+            response.headers.push(("request-id", request_id));
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

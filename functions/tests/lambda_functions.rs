@@ -1,0 +1,448 @@
+//! Every Lambda binary, run as Lambda runs it: its own process under a Runtime API emulator
+//! (`payouts_tests::lambda_runtime`), with the environment `template.yaml` gives its function
+//! (references resolved to resources made on the AWS emulator), fed the trigger event its
+//! template wiring sends. One payout goes through its whole life this way, across 34 processes:
+//! API Gateway v2 events for the routes, SQS batches for the queue consumers, scheduled events
+//! for the sweeps, EventBridge events (taken off the emulator's bus) for the dispatcher, and a
+//! DynamoDB stream batch for the relay.
+//!
+//! What the test adds to the template's environment, and why:
+//! - the AWS emulator's endpoint and dummy credentials (`AWS_ENDPOINT_URL`, …), as Lambda gives
+//!   a function its role's credentials;
+//! - the devnet's token contracts and confirmation counts (`PAYOUTS_SANDBOX_*_CONTRACT`,
+//!   `…_CONFIRMATIONS`), which a deployment takes from the code's defaults for the public
+//!   testnets; RPC URLs come through the template's own parameters;
+//! - `PAYOUTS_WEBHOOK_SANDBOX_LOCAL=true` for the four functions that send webhooks, because the
+//!   test's receiver listens on loopback, which the template rightly refuses in Lambda.
+//!
+//! Anything else a binary needs and its function does not set makes it fail at init, and the
+//! test names both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use payouts_tests::lambda_runtime::{FunctionProcess, Outcome};
+use payouts_tests::receiver::{Answer, Receiver};
+use payouts_tests::template::{FunctionSpec, Resolver, Template};
+use payouts_tests::watch::{BASE_CONFIRMATIONS, RigConfig, StoreKind, WatchRig, amount_text, lambda_fixture};
+use payouts_tests::{aws, wallets};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const STACK: &str = "payouts-rt";
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn binary_path(name: &str) -> PathBuf {
+    // Cargo builds every binary of this package before its integration tests, next to them.
+    let deps = std::env::current_exe().unwrap();
+    let dir = deps.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+/// The emulator's queues and bus, named like the stack's.
+struct Emulated {
+    sqs: aws_sdk_sqs::Client,
+    tx_queue: String,
+    retry_queue: String,
+    /// An SQS target of a rule on the bus (`source: payouts`): what the dispatcher's rule gets.
+    bus_tap: String,
+    bus: String,
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attributes = sqs.get_queue_attributes().queue_url(url).attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn).send().await.unwrap();
+    attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
+}
+
+async fn emulated() -> Emulated {
+    let config = aws::sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let mut urls = Vec::new();
+    for name in ["tx", "webhook-retry", "bus-tap"] {
+        urls.push(sqs.create_queue().queue_name(aws::unique_name(name)).send().await.unwrap().queue_url().unwrap().to_owned());
+    }
+    let bus = aws::unique_name("events");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    events.put_rule().name("dispatch").event_bus_name(&bus).event_pattern(json!({"source": ["payouts"]}).to_string()).send().await.unwrap();
+    let tap_arn = queue_arn(&sqs, &urls[2]).await;
+    let target = aws_sdk_eventbridge::types::Target::builder().id("tap").arn(tap_arn).build().unwrap();
+    events.put_targets().rule("dispatch").event_bus_name(&bus).targets(target).send().await.unwrap();
+    let bus_tap = urls.pop().unwrap();
+    let retry_queue = urls.pop().unwrap();
+    let tx_queue = urls.pop().unwrap();
+    Emulated { sqs, tx_queue, retry_queue, bus_tap, bus }
+}
+
+impl Emulated {
+    /// Message bodies received from `queue` within `wait` (at least one, unless none came).
+    async fn receive(&self, queue: &str, wait: Duration) -> Vec<(String, String)> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut got = Vec::new();
+        loop {
+            let received = self.sqs.receive_message().queue_url(queue).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+            for message in received.messages() {
+                got.push((message.message_id().unwrap_or_default().to_owned(), message.body().unwrap_or_default().to_owned()));
+                self.sqs.delete_message().queue_url(queue).receipt_handle(message.receipt_handle().unwrap()).send().await.unwrap();
+            }
+            if (!got.is_empty() && received.messages().is_empty()) || std::time::Instant::now() >= deadline {
+                return got;
+            }
+        }
+    }
+}
+
+/// The deployed functions, each running as its own process.
+struct Stack {
+    functions: BTreeMap<String, (FunctionSpec, FunctionProcess)>,
+    invoked: Mutex<BTreeSet<String>>,
+}
+
+impl Stack {
+    async fn start(template: &Template, resolver: &Resolver, extra: &BTreeMap<String, String>, endpoint: &str) -> Stack {
+        let mut functions = BTreeMap::new();
+        for spec in template.functions() {
+            let mut env = template.environment(&spec, resolver);
+            for (name, value) in extra {
+                env.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+            if env.contains_key("PAYOUTS_WEBHOOK_SANDBOX_LOCAL") {
+                env.insert("PAYOUTS_WEBHOOK_SANDBOX_LOCAL".into(), "true".into());
+            }
+            for (name, value) in [
+                ("AWS_ENDPOINT_URL", endpoint),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_SESSION_TOKEN", "test"),
+            ] {
+                env.insert(name.into(), value.into());
+            }
+            let name = format!("{STACK}-{}", spec.binary);
+            let process = FunctionProcess::start(&binary_path(&spec.binary), &name, spec.memory_mb, &env).await;
+            functions.insert(spec.binary.clone(), (spec, process));
+        }
+        for (binary, (spec, process)) in &functions {
+            if let Err(failure) = process.wait_ready(Duration::from_secs(30)).await {
+                panic!(
+                    "{binary} (template.yaml {}) did not start under the Lambda runtime: {failure}\nits environment: {:?}\nits log:\n{}",
+                    spec.logical_id,
+                    spec.environment.keys().collect::<Vec<_>>(),
+                    process.logs().join("\n")
+                );
+            }
+        }
+        Stack { functions, invoked: Mutex::default() }
+    }
+
+    fn spec(&self, binary: &str) -> &FunctionSpec {
+        &self.functions.get(binary).unwrap_or_else(|| panic!("template.yaml deploys no {binary}")).0
+    }
+
+    /// What the function answered; panics with its log when it failed.
+    async fn invoke(&self, binary: &str, payload: &Value) -> Outcome {
+        let (spec, process) = self.functions.get(binary).unwrap_or_else(|| panic!("template.yaml deploys no {binary}"));
+        self.invoked.lock().unwrap().insert(binary.to_owned());
+        process
+            .invoke(payload, INVOKE_TIMEOUT)
+            .await
+            .unwrap_or_else(|failure| panic!("{binary} (template.yaml {}): {failure}\nits log:\n{}", spec.logical_id, process.logs().join("\n")))
+    }
+
+    /// The function's response; panics when it reported an error.
+    async fn ok(&self, binary: &str, payload: &Value) -> Value {
+        match self.invoke(binary, payload).await {
+            Outcome::Response(value) => value,
+            Outcome::Error { error_type, body } => panic!("{binary} failed: {error_type} {body}\n{}", self.functions[binary].1.logs().join("\n")),
+        }
+    }
+
+    /// One HTTP request through API Gateway's payload v2 to the route's function; (status, JSON
+    /// body or the text as a JSON string, headers).
+    async fn api(&self, binary: &str, method: &str, path_and_query: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value, Value) {
+        let api_event = self.spec(binary).events.as_object().and_then(|events| events.values().find(|e| e["Type"] == "HttpApi")).cloned();
+        let api_event = api_event.unwrap_or_else(|| panic!("{binary} has no HttpApi event"));
+        let route_path = api_event["Properties"]["Path"].as_str().unwrap_or("$default");
+        let route_method = api_event["Properties"]["Method"].as_str().unwrap_or("ANY");
+        let route_key = if route_path == "$default" { "$default".to_owned() } else { format!("{route_method} {route_path}") };
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut event: Value = serde_json::from_str(&lambda_fixture("apigw-v2-list-payouts.json")).unwrap();
+        event["routeKey"] = json!(route_key);
+        event["requestContext"]["routeKey"] = json!(route_key);
+        event["rawPath"] = json!(path);
+        event["rawQueryString"] = json!(query);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["requestContext"]["requestId"] = json!(format!("rt{:016x}", rand::random::<u64>()));
+        let parameters: serde_json::Map<String, Value> = form_pairs(query).into_iter().map(|(k, v)| (k, json!(v))).collect();
+        event["queryStringParameters"] = if parameters.is_empty() { Value::Null } else { Value::Object(parameters) };
+        let mut headers = json!({ "host": "abc123.execute-api.us-east-1.amazonaws.com" });
+        if let Some(key) = key {
+            headers["authorization"] = json!(format!("Bearer {key}"));
+        }
+        if let Some(body) = &body {
+            headers["content-type"] = json!("application/json");
+            event["body"] = json!(body.to_string());
+        }
+        event["headers"] = headers;
+        let response = self.ok(binary, &event).await;
+        let status = response["statusCode"].as_u64().unwrap_or_else(|| panic!("{binary} answered no statusCode: {response}")) as u16;
+        let text = response["body"].as_str().unwrap_or("");
+        let json = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+        (status, json, response["headers"].clone())
+    }
+
+    /// A scheduled event, as the function's `Schedule` event sends it.
+    async fn scheduled(&self, binary: &str) -> Value {
+        let mut event: Value = serde_json::from_str(&lambda_fixture("eventbridge-schedule.json")).unwrap();
+        event["resources"] = json!([format!("arn:aws:events:us-east-1:123456789012:rule/{STACK}-{binary}")]);
+        let wiring = self.spec(binary).events.as_object().map(|events| events.values().any(|e| e["Type"] == "Schedule")).unwrap_or(false);
+        assert!(wiring, "{binary} is not on a schedule in template.yaml");
+        self.ok(binary, &event).await
+    }
+
+    fn stop(&self) {
+        for (_, process) in self.functions.values() {
+            process.stop();
+        }
+    }
+}
+
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).unwrap_or((pair.to_owned(), String::new())))
+        .collect()
+}
+
+fn sqs_batch(queue_arn: &str, messages: &[(String, String)]) -> Value {
+    let pairs: Vec<(&str, String)> = messages.iter().map(|(id, body)| (id.as_str(), body.clone())).collect();
+    let mut event = payouts_tests::watch::sqs_event(&pairs);
+    for record in event["Records"].as_array_mut().unwrap() {
+        record["eventSourceARN"] = json!(queue_arn);
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environment() {
+    let rig = WatchRig::start_with(RigConfig { store: StoreKind::DynamoDb, ..RigConfig::default() }).await;
+    let aws = emulated().await;
+    let table = rig.h.table_name.clone().expect("a DynamoDB harness");
+    let template = Template::load();
+
+    let mut resolver = Resolver { stack_name: STACK.into(), region: "us-east-1".into(), ..Resolver::default() };
+    for (logical_id, value) in
+        [("PayoutsTable", table.clone()), ("TxQueue", aws.tx_queue.clone()), ("WebhookRetryQueue", aws.retry_queue.clone()), ("EventBus", aws.bus.clone())]
+    {
+        resolver.refs.insert(logical_id.into(), value);
+    }
+    for chain in ["Base", "Arbitrum", "Tron"] {
+        resolver.parameters.insert(format!("Sandbox{chain}RpcUrl"), rig.anvil.url().to_owned());
+        // Live chains are never asked: a closed local port, so nothing can leave the machine.
+        resolver.parameters.insert(format!("Live{chain}RpcUrl"), "http://127.0.0.1:9".into());
+    }
+    let devnet_facts: BTreeMap<String, String> =
+        rig.vars.iter().filter(|(name, _)| name.ends_with("_CONTRACT") || name.ends_with("_CONFIRMATIONS")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let endpoint = std::env::var("PAYOUTS_TEST_AWS_ENDPOINT").expect("PAYOUTS_TEST_AWS_ENDPOINT");
+    let stack = Stack::start(&template, &resolver, &devnet_facts, &endpoint).await;
+    let key = rig.h.tenant.sandbox.clone();
+    let key = Some(key.as_str());
+
+    // -- unauthenticated routes and the fallback -----------------------------------------------
+    let (status, health, _) = stack.api("api-health", "GET", "/v1/health", None, None).await;
+    assert_eq!((status, health["status"].clone()), (200, json!("ok")), "{health}");
+    let (status, openapi, _) = stack.api("api-openapi", "GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(openapi["paths"]["/v1/payouts"].is_object(), "the served document lists the routes");
+    let (status, page, headers) = stack.api("dashboard", "GET", "/dashboard/", None, None).await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].as_str().unwrap_or("").starts_with("text/html"), "{headers}");
+    assert!(page.as_str().unwrap_or("").contains("<html"), "the dashboard page");
+    let (status, missing, _) = stack.api("api-fallback", "GET", "/v1/nothing-here", key, None).await;
+    assert_eq!((status, missing["error"]["code"].clone()), (404, json!("route_not_found")), "{missing}");
+    let (status, account, _) = stack.api("api-get-account", "GET", "/v1/account", key, None).await;
+    assert_eq!((status, account["environment"].clone()), (200, json!("sandbox")), "{account}");
+
+    // -- webhook endpoints: one that answers, one that fails its first attempt --------------------
+    let good = Receiver::start().await;
+    let flaky = Receiver::start_with(vec![Answer::status(500)], Answer::status(200)).await;
+    let mut endpoints = Vec::new();
+    for receiver in [&good, &flaky] {
+        let (status, endpoint, _) =
+            stack.api("api-create-webhook", "POST", "/v1/webhooks", key, Some(json!({"url": receiver.url, "events": ["payout.settled"]}))).await;
+        assert_eq!(status, 201, "{endpoint}");
+        endpoints.push(endpoint);
+    }
+    let good_endpoint = endpoints[0]["webhook_id"].as_str().unwrap().to_owned();
+    let (status, listed, _) = stack.api("api-list-webhooks", "GET", "/v1/webhooks", key, None).await;
+    assert_eq!((status, listed["data"].as_array().map(Vec::len)), (200, Some(2)), "{listed}");
+    let (status, got, _) = stack.api("api-get-webhook", "GET", &format!("/v1/webhooks/{good_endpoint}"), key, None).await;
+    assert_eq!((status, got["url"].clone()), (200, json!(good.url)), "{got}");
+
+    // -- the source wallet, proven --------------------------------------------------------------
+    let treasury = rig.evm(rig.treasury);
+    let (status, wallet, _) =
+        stack.api("api-create-wallet", "POST", "/v1/payouts/wallets", key, Some(json!({"chain": "base", "address": treasury, "label": "treasury"}))).await;
+    assert_eq!(status, 201, "{wallet}");
+    let wallet_id = wallet["id"].as_str().unwrap().to_owned();
+    let signature = wallets::cast_sign(wallets::DEV_KEYS[0], wallet["challenge"].as_str().unwrap());
+    let (status, verified, _) =
+        stack.api("api-verify-wallet", "POST", &format!("/v1/payouts/wallets/{wallet_id}/verify"), key, Some(json!({"signature": signature}))).await;
+    assert_eq!((status, verified["status"].clone()), (200, json!("verified")), "{verified}");
+    let (status, listed, _) = stack.api("api-list-wallets", "GET", "/v1/payouts/wallets", key, None).await;
+    assert_eq!((status, listed["data"][0]["id"].clone()), (200, json!(wallet_id)), "{listed}");
+    let (status, got, _) = stack.api("api-get-wallet", "GET", &format!("/v1/payouts/wallets/{wallet_id}"), key, None).await;
+    assert_eq!((status, got["status"].clone()), (200, json!("verified")), "{got}");
+
+    // -- a payout: create, approve, relay its events --------------------------------------------
+    let recipient = rig.account(3);
+    let amount: u128 = 125_500_000; // 125.50 USDC
+    let body = json!({"recipient_address": rig.evm(recipient), "chain": "base", "token": "USDC", "amount": serde_json::from_str::<Value>(&amount_text(amount)).unwrap(), "currency": "USD", "description": "runtime test", "reference_type": "manual"});
+    let (status, created, _) = stack.api("api-create-payout", "POST", "/v1/payouts", key, Some(body)).await;
+    assert_eq!((status, created["status"].clone()), (201, json!("draft")), "{created}");
+    let payout_id = created["id"].as_str().unwrap().to_owned();
+    let (status, approved, _) = stack.api("api-update-payout", "PATCH", &format!("/v1/payouts/{payout_id}"), key, Some(json!({"status": "approved"}))).await;
+    assert_eq!((status, approved["status"].clone()), (200, json!("approved")), "{approved}");
+    let (status, listed, _) = stack.api("api-list-payouts", "GET", "/v1/payouts?status=approved", key, None).await;
+    assert_eq!((status, listed["data"][0]["id"].clone()), (200, json!(payout_id)), "{listed}");
+
+    let stream_batch = json!({"Records": [{"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-12-02T00:00:00.000"),
+        "dynamodb": {"Keys": {"pk": {"S": "EVT#x"}, "sk": {"S": "EVT#x"}}, "SequenceNumber": "1", "SizeBytes": 10, "StreamViewType": "NEW_IMAGE"}}]});
+    let relayed = stack.ok("event-relay", &stream_batch).await;
+    assert!(relayed["published"].as_u64().unwrap() >= 2, "created and approved were relayed: {relayed}");
+
+    // -- execute from the proven wallet; the tx queue; the chain-watcher ------------------------
+    let tx_hash = rig.pay(rig.usdc, recipient, amount).await;
+    let (status, executed, _) =
+        stack.api("api-execute-payout", "POST", &format!("/v1/payouts/{payout_id}/execute"), key, Some(json!({"tx_hash": tx_hash}))).await;
+    assert_eq!((status, executed["status"].clone()), (200, json!("executed")), "{executed}");
+    let messages = aws.receive(&aws.tx_queue, Duration::from_secs(10)).await;
+    assert_eq!(messages.len(), 1, "execute enqueued the tx hash on the template's queue");
+    assert!(messages[0].1.contains(&payout_id), "{messages:?}");
+    rig.anvil.mine(BASE_CONFIRMATIONS + 1).await;
+    let batch = sqs_batch(&queue_arn(&aws.sqs, &aws.tx_queue).await, &messages);
+    let consumed = stack.ok("watcher-queue", &batch).await;
+    assert_eq!(consumed["batchItemFailures"], json!([]), "{consumed}");
+    let swept = stack.scheduled("watcher-sweep").await;
+    assert!(swept.get("checked").is_some(), "{swept}");
+    let (status, got, _) = stack.api("api-get-payout", "GET", &format!("/v1/payouts/{payout_id}"), key, None).await;
+    assert_eq!((status, got["status"].clone()), (200, json!("settled")), "{got}");
+
+    // -- the dispatcher gets what the bus's rule routes; the retry queue; the due sweep ---------
+    let bus_events = aws.receive(&aws.bus_tap, Duration::from_secs(10)).await;
+    let types: Vec<String> =
+        bus_events.iter().map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["detail-type"].as_str().unwrap_or("").to_owned()).collect();
+    assert!(types.iter().any(|t| t == "payout.settled"), "the bus carried payout.settled: {types:?}");
+    for (_, body) in &bus_events {
+        let dispatched = stack.ok("webhook-dispatcher", &serde_json::from_str(body).unwrap()).await;
+        assert!(dispatched.get("deliveries").is_some(), "{dispatched}");
+    }
+    let delivered = good.received();
+    assert_eq!(delivered.len(), 1, "one payout.settled to the endpoint that answers");
+    assert_eq!(delivered[0].json()["type"], "payout.settled");
+    delivered[0].assert_signed_with(endpoints[0]["secret"].as_str().unwrap());
+    let retries = aws.receive(&aws.retry_queue, Duration::from_secs(15)).await;
+    assert_eq!(retries.len(), 1, "the failed attempt was scheduled again on the template's retry queue");
+    let retried = stack.ok("webhook-retries", &sqs_batch(&queue_arn(&aws.sqs, &aws.retry_queue).await, &retries)).await;
+    assert_eq!(retried["batchItemFailures"], json!([]), "{retried}");
+    assert_eq!(flaky.received().len(), 2, "the second attempt reached the flaky endpoint");
+    let due = stack.scheduled("webhook-due-sweep").await;
+    assert_eq!(due["attempts"], json!(0), "nothing else is due: {due}");
+
+    let (status, deliveries, _) = stack.api("api-list-deliveries", "GET", &format!("/v1/webhooks/{good_endpoint}/deliveries"), key, None).await;
+    assert_eq!((status, deliveries["data"][0]["status"].clone()), (200, json!("succeeded")), "{deliveries}");
+    let delivery_id = deliveries["data"][0]["delivery_id"].as_str().unwrap().to_owned();
+    let (status, replay, _) = stack.api("api-retry-delivery", "POST", &format!("/v1/webhooks/{good_endpoint}/deliveries/{delivery_id}/retry"), key, None).await;
+    assert_eq!(status, 200, "{replay}");
+    assert_eq!(good.received().len(), 2, "the manual replay sent it again");
+
+    // -- events, settlements, reconciliation ----------------------------------------------------
+    let (status, events, _) = stack.api("api-list-events", "GET", "/v1/events?type=payout.settled", key, None).await;
+    assert_eq!(status, 200, "{events}");
+    let event_id = events["data"][0]["event_id"].as_str().unwrap_or_else(|| panic!("{events}")).to_owned();
+    let (status, event, _) = stack.api("api-get-event", "GET", &format!("/v1/events/{event_id}"), key, None).await;
+    assert_eq!((status, event["type"].clone()), (200, json!("payout.settled")), "{event}");
+    let (status, settlements, _) = stack.api("api-list-settlements", "GET", "/v1/payouts/settlements", key, None).await;
+    assert_eq!((status, settlements["data"][0]["tx_hash"].clone()), (200, json!(tx_hash)), "{settlements}");
+
+    let scanned = stack.scheduled("wallet-scanner").await;
+    assert!(scanned["log_requests"].as_u64().unwrap() >= 1, "the verified wallet's transfers were read: {scanned}");
+    let reconciled = stack.scheduled("reconciliation-job").await;
+    assert!(reconciled["reports"].as_u64().unwrap() >= 1, "{reconciled}");
+    let (status, summary, _) = stack.api("api-get-reconciliation", "GET", "/v1/payouts/reconciliation", key, None).await;
+    assert_eq!((status, summary["matched"]["count"].clone()), (200, json!(1)), "{summary}");
+    let (status, items, _) = stack.api("api-list-reconciliation-items", "GET", "/v1/payouts/reconciliation/items?category=matched", key, None).await;
+    assert_eq!((status, items["data"][0]["payout_intent"]["id"].clone()), (200, json!(payout_id)), "{items}");
+
+    // -- deletions --------------------------------------------------------------------------------
+    let (status, _, _) = stack.api("api-delete-webhook", "DELETE", &format!("/v1/webhooks/{good_endpoint}"), key, None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = stack.api("api-delete-wallet", "DELETE", &format!("/v1/payouts/wallets/{wallet_id}"), key, None).await;
+    assert_eq!(status, 204);
+
+    // Every function the template deploys ran, and every binary is deployed.
+    let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();
+    let invoked = stack.invoked.lock().unwrap().clone();
+    assert_eq!(deployed.difference(&invoked).collect::<Vec<_>>(), Vec::<&String>::new(), "functions the test did not run");
+    let binaries: BTreeSet<String> = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .filter(|name| name != "payouts-local" && name != "payouts-admin")
+        .collect();
+    assert_eq!(binaries, deployed, "every Lambda binary is a function of template.yaml");
+    stack.stop();
+}
+
+/// A variable the code needs and the template does not give fails at init, through the Runtime
+/// API's `/init/error`, naming the variable.
+#[tokio::test]
+async fn a_missing_variable_is_an_init_error_naming_it() {
+    let template = Template::load();
+    let spec = template.functions().into_iter().find(|f| f.binary == "api-execute-payout").unwrap();
+    let mut env = BTreeMap::new();
+    env.insert("PAYOUTS_TABLE_NAME".to_owned(), "payouts".to_owned());
+    env.insert("AWS_REGION".to_owned(), "us-east-1".to_owned());
+    let process = FunctionProcess::start(&binary_path(&spec.binary), "payouts-rt-api-execute-payout", spec.memory_mb, &env).await;
+    let failure = process.wait_ready(Duration::from_secs(30)).await.expect_err("it cannot start without its queue");
+    let body = process.api.init_error().unwrap_or_else(|| panic!("no /init/error, but {failure}: {}", process.logs().join("\n")));
+    assert_eq!(body["errorType"], "Runtime.ConfigError", "{body}");
+    assert!(body["errorMessage"].as_str().unwrap().contains("PAYOUTS_TX_QUEUE_URL"), "{body}");
+}
+
+/// A job that fails reports a typed error through `/error`: the reconciliation job, on a table
+/// that does not exist, says its trouble is retryable and what it was, with nothing internal.
+#[tokio::test]
+async fn a_failing_job_reports_a_typed_retryable_error() {
+    let template = Template::load();
+    let spec = template.functions().into_iter().find(|f| f.binary == "reconciliation-job").unwrap();
+    let endpoint = std::env::var("PAYOUTS_TEST_AWS_ENDPOINT").expect("PAYOUTS_TEST_AWS_ENDPOINT");
+    let mut env = BTreeMap::new();
+    for (name, value) in [
+        ("PAYOUTS_TABLE_NAME", aws::unique_name("no-such-table").as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("PAYOUTS_RPC_RETRIES", "0"),
+    ] {
+        env.insert(name.to_owned(), value.to_owned());
+    }
+    let process = FunctionProcess::start(&binary_path(&spec.binary), "payouts-rt-reconciliation-job", spec.memory_mb, &env).await;
+    let schedule: Value = serde_json::from_str(&lambda_fixture("eventbridge-schedule.json")).unwrap();
+    match process.invoke(&schedule, INVOKE_TIMEOUT).await {
+        Ok(Outcome::Error { body, .. }) => {
+            assert_eq!(body["errorType"], "Retryable.StoreUnavailable", "{body}");
+            assert!(!body["errorMessage"].as_str().unwrap_or("").contains(&endpoint), "no endpoint in the error: {body}");
+        }
+        other => panic!("expected a typed error, got {other:?}\n{}", process.logs().join("\n")),
+    }
+    assert!(process.pid().is_some(), "the runtime goes on after a failed invocation");
+}
