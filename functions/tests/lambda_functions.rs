@@ -206,6 +206,17 @@ impl Stack {
         self.ok(binary, &event).await
     }
 
+    /// The embedded-metric-format documents for `metric` in the function's log.
+    fn metric_lines(&self, binary: &str, metric: &str) -> Vec<Value> {
+        self.functions[binary]
+            .1
+            .logs()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|document| document["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == metric)
+            .collect()
+    }
+
     fn stop(&self) {
         for (_, process) in self.functions.values() {
             process.stop();
@@ -387,6 +398,33 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
     assert_eq!(status, 204);
     let (status, _, _) = stack.api("api-delete-wallet", "DELETE", &format!("/v1/payouts/wallets/{wallet_id}"), key, None).await;
     assert_eq!(status, 204);
+
+    // -- metrics, as CloudWatch would read them from the functions' logs ------------------------
+    let namespace = format!("payouts/{STACK}");
+    let created = stack.metric_lines("api-create-payout", "PayoutsCreated");
+    assert_eq!(created.len(), 1, "one PayoutsCreated document: {created:?}");
+    assert_eq!(created[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], json!(namespace));
+    assert_eq!(
+        (created[0]["Environment"].clone(), created[0]["Chain"].clone(), created[0]["PayoutsCreated"].clone()),
+        (json!("sandbox"), json!("base"), json!(1.0))
+    );
+    assert_eq!(stack.metric_lines("api-update-payout", "PayoutsApproved").len(), 1);
+    assert_eq!(stack.metric_lines("api-execute-payout", "PayoutsExecuted").len(), 1);
+    let settled: f64 =
+        ["watcher-queue", "watcher-sweep"].iter().flat_map(|f| stack.metric_lines(f, "PayoutsSettled")).map(|d| d["PayoutsSettled"].as_f64().unwrap()).sum();
+    assert_eq!(settled, 1.0, "one settlement counted");
+    let rpc = stack.metric_lines("watcher-queue", "RpcRequests");
+    assert!(rpc.iter().any(|d| d["Chain"] == "base" && d["RpcRequests"].as_f64().unwrap() >= 1.0), "{rpc:?}");
+    let oldest = stack.metric_lines("watcher-sweep", "OldestUnsettledAgeSeconds");
+    assert!(oldest.iter().any(|d| d["Environment"] == "sandbox" && d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] == "Seconds"), "{oldest:?}");
+    assert_eq!(stack.metric_lines("watcher-sweep", "SweepDurationMs")[0]["Job"], "watcher-sweep");
+    let attempts: f64 = ["webhook-dispatcher", "webhook-retries", "api-retry-delivery"]
+        .iter()
+        .flat_map(|f| stack.metric_lines(f, "WebhookAttempts"))
+        .map(|d| d["WebhookAttempts"].as_f64().unwrap())
+        .sum();
+    let failures: f64 = stack.metric_lines("webhook-dispatcher", "WebhookFailures").iter().map(|d| d["WebhookFailures"].as_f64().unwrap()).sum();
+    assert_eq!((attempts, failures), (4.0, 1.0), "two first attempts (one failed), one retry, one replay");
 
     // Every function the template deploys ran, and every binary is deployed.
     let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();

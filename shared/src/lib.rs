@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod local_runner;
+pub mod metrics;
 pub mod ports;
 pub mod runtime;
 pub mod service;

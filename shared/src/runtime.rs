@@ -14,6 +14,7 @@ use crate::domain::chain::{Chain, Environment};
 use crate::domain::webhook::RetrySchedule;
 use crate::http::routes::Route;
 use crate::jobs::JobError;
+use crate::metrics::{self, Metric};
 use crate::ports::Store;
 use crate::ports::chain::ChainReader;
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
@@ -210,7 +211,7 @@ pub async fn lambda_scanner() -> Result<Scanner, ConfigError> {
 /// The scheduled source-wallet scanner Lambda.
 pub async fn run_wallet_scanner() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(lambda_scanner().await, |scanner, event: EventBridgeEvent<serde_json::Value>| async move {
+    run_job(Some("wallet-scanner"), lambda_scanner().await, |scanner, event: EventBridgeEvent<serde_json::Value>| async move {
         let report = crate::jobs::reconciliation::handle_scan_schedule(&scanner, event).await;
         Ok(serde_json::json!({ "log_requests": report.log_requests, "recorded": report.recorded, "interrupted": report.interrupted.len() }))
     })
@@ -222,7 +223,7 @@ pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let vars = ProcessEnv;
     let config = aws_sdk_config().await;
-    run_job(aws_app(&vars, &config, Arc::new(NoQueue)), |app, event: EventBridgeEvent<serde_json::Value>| async move {
+    run_job(Some("reconciliation-job"), aws_app(&vars, &config, Arc::new(NoQueue)), |app, event: EventBridgeEvent<serde_json::Value>| async move {
         let report = crate::jobs::reconciliation::handle_reconciliation_schedule(&app, event).await?;
         Ok(serde_json::json!({ "reports": report.reports, "events": report.events, "failed": report.failed }))
     })
@@ -232,7 +233,13 @@ pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
 /// Runs a non-HTTP Lambda: `context` is built once (failing fast, reported to the Runtime API's
 /// `/init/error`), then each event of type `E` is handed to `handler` with it. A failed
 /// invocation reaches Lambda as a [`JobError`]'s `errorType` (`Retryable.…` or `Permanent.…`).
-async fn run_job<T, E, R, Fut>(context: Result<T, ConfigError>, handler: impl Fn(Arc<T>, E) -> Fut) -> Result<(), lambda_runtime::Error>
+/// The metrics recorded during an invocation are flushed after it; a scheduled job (`Some(name)`)
+/// also reports its duration as `SweepDurationMs` with dimension `Job`.
+async fn run_job<T, E, R, Fut>(
+    schedule: Option<&'static str>,
+    context: Result<T, ConfigError>,
+    handler: impl Fn(Arc<T>, E) -> Fut,
+) -> Result<(), lambda_runtime::Error>
 where
     E: serde::de::DeserializeOwned + Send,
     R: serde::Serialize,
@@ -242,7 +249,15 @@ where
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<E>| {
         let context = Arc::clone(&context);
-        async move { handler(context, event.payload).await }
+        async move {
+            let started = std::time::Instant::now();
+            let result = handler(context, event.payload).await;
+            if let Some(job) = schedule {
+                metrics::maximum(Metric::SweepDurationMs, &[("Job", job)], started.elapsed().as_secs_f64() * 1000.0);
+            }
+            metrics::flush();
+            result
+        }
     }))
     .await
 }
@@ -286,17 +301,16 @@ async fn report_init_error(error: &ConfigError) {
 /// The tx-queue consumer Lambda (SQS event source with `ReportBatchItemFailures`).
 pub async fn run_watcher_queue() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(
-        lambda_watcher(WatcherRole::Chains).await,
-        |watcher, event: SqsEvent| async move { Ok(crate::jobs::watcher::handle_tx_queue(&watcher, event).await) },
-    )
+    run_job(None, lambda_watcher(WatcherRole::Chains).await, |watcher, event: SqsEvent| async move {
+        Ok(crate::jobs::watcher::handle_tx_queue(&watcher, event).await)
+    })
     .await
 }
 
 /// The scheduled sweep Lambda (EventBridge schedule).
 pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(lambda_watcher(WatcherRole::Chains).await, |watcher, event: EventBridgeEvent<serde_json::Value>| async move {
+    run_job(Some("watcher-sweep"), lambda_watcher(WatcherRole::Chains).await, |watcher, event: EventBridgeEvent<serde_json::Value>| async move {
         let report = crate::jobs::watcher::handle_schedule(&watcher, event).await?;
         Ok(serde_json::json!({ "checked": report.checked, "changed": report.changed, "published": report.published }))
     })
@@ -306,7 +320,7 @@ pub async fn run_watcher_sweep() -> Result<(), lambda_runtime::Error> {
 /// The event relay Lambda (DynamoDB stream of the table, event records only).
 pub async fn run_event_relay() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(lambda_watcher(WatcherRole::OutboxOnly).await, |watcher, event: serde_json::Value| async move {
+    run_job(None, lambda_watcher(WatcherRole::OutboxOnly).await, |watcher, event: serde_json::Value| async move {
         let records = event.get("Records").and_then(serde_json::Value::as_array).map(Vec::len).unwrap_or(0);
         let published = crate::jobs::watcher::handle_stream(&watcher, records).await?;
         Ok(serde_json::json!({ "published": published }))
@@ -367,7 +381,7 @@ pub fn local_dispatcher(app: &App, vars: &dyn Vars) -> Result<Dispatcher, Config
 /// The dispatcher Lambda, target of the EventBridge rule on the service's bus.
 pub async fn run_webhook_dispatcher() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(lambda_dispatcher().await, |dispatcher, event: crate::jobs::webhooks::BusEvent| async move {
+    run_job(None, lambda_dispatcher().await, |dispatcher, event: crate::jobs::webhooks::BusEvent| async move {
         let report = crate::jobs::webhooks::handle_bus_event(&dispatcher, event).await?;
         Ok(serde_json::json!({ "deliveries": report.deliveries_created, "succeeded": report.succeeded }))
     })
@@ -377,14 +391,18 @@ pub async fn run_webhook_dispatcher() -> Result<(), lambda_runtime::Error> {
 /// The retry-queue consumer Lambda.
 pub async fn run_webhook_retries() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(lambda_dispatcher().await, |dispatcher, event: SqsEvent| async move { Ok(crate::jobs::webhooks::handle_retry_queue(&dispatcher, event).await) })
-        .await
+    run_job(
+        None,
+        lambda_dispatcher().await,
+        |dispatcher, event: SqsEvent| async move { Ok(crate::jobs::webhooks::handle_retry_queue(&dispatcher, event).await) },
+    )
+    .await
 }
 
 /// The due-deliveries sweep Lambda (schedule).
 pub async fn run_webhook_due_sweep() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    run_job(lambda_dispatcher().await, |dispatcher, event: EventBridgeEvent<serde_json::Value>| async move {
+    run_job(Some("webhook-due-sweep"), lambda_dispatcher().await, |dispatcher, event: EventBridgeEvent<serde_json::Value>| async move {
         let report = crate::jobs::webhooks::handle_due_sweep(&dispatcher, event).await?;
         Ok(serde_json::json!({ "attempts": report.attempts }))
     })

@@ -20,6 +20,7 @@ use crate::config::{ChainRegistry, ChainSettings};
 use crate::domain::address::TxHash;
 use crate::domain::chain::{Chain, Environment};
 use crate::domain::wallet::EIP1271_MAGIC_VALUE;
+use crate::metrics::{self, Metric};
 use crate::ports::chain::{
     BlockHeader, ChainError, ChainReader, ChainSnapshot, ContractWallets, LoggedTransfer, LogsError, TransferLog, TransferQuery, TxReceipt,
 };
@@ -72,6 +73,8 @@ impl Default for RpcOptions {
 /// The chain port over a provider's JSON-RPC endpoint (alloy's RPC client, HTTP batches).
 pub struct RpcChainReader {
     chain: Chain,
+    /// The metrics' `Environment` dimension.
+    environment: Environment,
     client: RpcClient,
     options: RpcOptions,
     /// `scheme://host:port` of the endpoint: what errors may name.
@@ -190,7 +193,7 @@ impl RpcChainReader {
             .build()
             .map_err(|e| ChainError(format!("{chain}: cannot build the HTTP client: {e}")))?;
         let client = ClientBuilder::default().http_with_client(http, url);
-        Ok(RpcChainReader { chain, client, options, endpoint, secrets })
+        Ok(RpcChainReader { chain, environment: settings.environment, client, options, endpoint, secrets })
     }
 
     pub fn chain(&self) -> Chain {
@@ -277,8 +280,18 @@ impl RpcChainReader {
         half + jitter
     }
 
-    /// One HTTP request carrying the chunk's calls, and its answers checked.
+    /// One HTTP request carrying the chunk's calls, and its answers checked; counted in the
+    /// `RpcRequests`/`RpcErrors` metrics. A refusal of an `eth_getLogs` range as too large is
+    /// the provider's normal answer (the scanner halves the range), not an error.
     async fn attempt(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash]) -> Result<Vec<Answer>, AttemptError> {
+        let result = self.attempt_unmetered(chunk, tx_hashes).await;
+        let dimensions = [("Environment", self.environment.as_str()), ("Chain", self.chain.as_str())];
+        metrics::count(Metric::RpcRequests, &dimensions, 1);
+        metrics::count(Metric::RpcErrors, &dimensions, u64::from(result.as_ref().is_err_and(|e| !e.too_large)));
+        result
+    }
+
+    async fn attempt_unmetered(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash]) -> Result<Vec<Answer>, AttemptError> {
         let mut batch = self.client.new_batch();
         let mut waiters = Vec::with_capacity(chunk.len());
         for call in chunk {

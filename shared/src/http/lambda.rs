@@ -31,7 +31,9 @@ pub fn to_lambda_response(response: ApiResponse) -> Response<Body> {
 pub async fn run_route(app: App, route: Route) -> Result<(), lambda_http::Error> {
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(to_lambda_response(serve_catching_panics(app.clone(), to_api_request(request), route).await))
+        let response = serve_catching_panics(app.clone(), to_api_request(request), route).await;
+        crate::metrics::flush();
+        Ok::<_, std::convert::Infallible>(to_lambda_response(response))
     }))
     .await
 }

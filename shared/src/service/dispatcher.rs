@@ -13,6 +13,7 @@ use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::RetrySchedule;
+use crate::metrics::{self, Metric};
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
 use crate::ports::webhook::{WebhookRequest, WebhookSender};
 use async_trait::async_trait;
@@ -196,6 +197,9 @@ impl Dispatcher {
         let request = WebhookRequest { url: endpoint.url.clone(), headers, body: body.into(), environment: endpoint.environment };
         let outcome = self.sender.send(&request).await;
         report.attempts += 1;
+        let environment = [("Environment", endpoint.environment.as_str())];
+        metrics::count(Metric::WebhookAttempts, &environment, 1);
+        metrics::count(Metric::WebhookFailures, &environment, u64::from(!outcome.succeeded()));
         let at = self.app.now();
         delivery.attempts.push(Attempt {
             at,

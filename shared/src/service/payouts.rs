@@ -19,6 +19,7 @@ use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, ReferenceType, ReplaceHashError, TransitionError};
 use crate::domain::time::{Timestamp, parse_rfc3339, sort_key};
 use crate::error::ApiError;
+use crate::metrics::{self, Metric};
 use crate::ports::queue::TxMessage;
 use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, WriteOp};
 
@@ -170,6 +171,7 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
         match app.store.write(ops.clone()).await {
             Ok(()) => {
                 tracing::info!(payout_id = %intent.id, "payout intent created");
+                metrics::payout(Metric::PayoutsCreated, intent.environment.as_str(), intent.chain.as_str());
                 return Ok(reply);
             }
             // The intent and its event have fresh ids: only a concurrent duplicate (same
@@ -313,6 +315,9 @@ pub async fn update(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> 
         match app.store.write(ops).await {
             Ok(()) => {
                 tracing::info!(payout_id = %intent.id, status = %intent.status, event = %event_type, "payout intent updated");
+                if event_type == EventType::PayoutApproved {
+                    metrics::payout(Metric::PayoutsApproved, intent.environment.as_str(), intent.chain.as_str());
+                }
                 return Reply::json(200, &intent.view());
             }
             // Someone else changed the intent since we read it: decide again on the new state.
@@ -386,6 +391,9 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
         match app.store.write(ops).await {
             Ok(()) => {
                 tracing::info!(payout_id = %changed.id, chain = %changed.chain, replaced = released.is_some(), "payout intent executed");
+                if released.is_none() {
+                    metrics::payout(Metric::PayoutsExecuted, changed.environment.as_str(), changed.chain.as_str());
+                }
                 let message = TxMessage { payout_id: changed.id.clone(), chain: changed.chain, tx_hash: tx_hash.clone() };
                 if let Err(error) = app.tx_queue.enqueue(&message).await {
                     // The change is committed; the scheduled sweep finds every executed intent,

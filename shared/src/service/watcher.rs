@@ -18,11 +18,12 @@ use crate::domain::chain::{Chain, Environment, TOKEN_DECIMALS};
 use crate::domain::event::Event;
 use crate::domain::ids::{OrgId, PayoutId, SettlementId, WalletId};
 use crate::domain::org::Organization;
-use crate::domain::payout::{FailureReason, PayoutIntent};
+use crate::domain::payout::{FailureReason, PayoutIntent, PayoutStatus};
 use crate::domain::settlement::{Settlement, display_account};
 use crate::domain::time::Timestamp;
 use crate::domain::verification::{CLOCK_SKEW_ALLOWANCE, SenderRules, Verdict, VerificationRules, decide};
 use crate::domain::wallet::SenderPolicy;
+use crate::metrics::{self, Metric};
 use crate::ports::bus::EventBus;
 use crate::ports::chain::{BlockHeader, ChainError, ChainReader, TransferLog, TxReceipt};
 use crate::ports::store::{Condition, IndexName, IndexPosition, IndexQuery, ItemKey, StoreError, WriteOp};
@@ -142,6 +143,10 @@ impl Watcher {
         let now = self.app.now();
         for (environment, chain) in self.chains() {
             let group = self.pending(environment, chain, now).await?;
+            // Every sweep reports each environment, 0 when nothing waits, so a sweep that
+            // stopped running shows as missing data rather than as an old value.
+            let oldest = group.iter().filter_map(|(intent, _)| intent.executed_at).map(|at| (now - at).num_seconds().max(0)).max().unwrap_or(0);
+            metrics::maximum(Metric::OldestUnsettledAgeSeconds, &[("Environment", environment.as_str())], oldest as f64);
             if !group.is_empty() {
                 self.check_group(environment, chain, group, &mut report).await?;
             }
@@ -636,6 +641,14 @@ impl Watcher {
         }
         report.changed += 1;
         tracing::info!(payout_id = %done.intent.id, status = %done.intent.status, failure_reason = done.intent.failure_reason.map(|reason| reason.as_str()).unwrap_or(""), "verdict recorded");
+        let outcome = match done.intent.status {
+            PayoutStatus::Settled => Some(Metric::PayoutsSettled),
+            PayoutStatus::Failed => Some(Metric::PayoutsFailed),
+            _ => None,
+        };
+        if let Some(metric) = outcome {
+            metrics::payout(metric, done.intent.environment.as_str(), done.intent.chain.as_str());
+        }
         if let Some(event) = &done.event {
             to_publish.push((event.clone(), 1));
         }
