@@ -51,6 +51,8 @@ struct Emulated {
     /// An SQS target of a rule on the bus (`source: payouts`): what the dispatcher's rule gets.
     bus_tap: String,
     bus: String,
+    /// The KMS key of the webhook secrets: (id, ARN).
+    secrets_key: (String, String),
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
@@ -75,7 +77,10 @@ async fn emulated() -> Emulated {
     let bus_tap = urls.pop().unwrap();
     let retry_queue = urls.pop().unwrap();
     let tx_queue = urls.pop().unwrap();
-    Emulated { sqs, tx_queue, retry_queue, bus_tap, bus }
+    let key = aws_sdk_kms::Client::new(&config).create_key().description("webhook secrets").send().await.unwrap();
+    let key = key.key_metadata().unwrap();
+    let secrets_key = (key.key_id().to_owned(), key.arn().unwrap().to_owned());
+    Emulated { sqs, tx_queue, retry_queue, bus_tap, bus, secrets_key }
 }
 
 impl Emulated {
@@ -249,15 +254,31 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
     let template = Template::load();
 
     let mut resolver = Resolver { stack_name: STACK.into(), region: "us-east-1".into(), ..Resolver::default() };
-    for (logical_id, value) in
-        [("PayoutsTable", table.clone()), ("TxQueue", aws.tx_queue.clone()), ("WebhookRetryQueue", aws.retry_queue.clone()), ("EventBus", aws.bus.clone())]
-    {
+    for (logical_id, value) in [
+        ("PayoutsTable", table.clone()),
+        ("TxQueue", aws.tx_queue.clone()),
+        ("WebhookRetryQueue", aws.retry_queue.clone()),
+        ("EventBus", aws.bus.clone()),
+        ("WebhookSecretsKey", aws.secrets_key.0.clone()),
+    ] {
         resolver.refs.insert(logical_id.into(), value);
     }
+    resolver.attributes.insert("WebhookSecretsKey.Arn".into(), aws.secrets_key.1.clone());
+    // The RPC URLs and the provider key come from SSM SecureStrings the template's parameters
+    // name, as in a deployment; the URLs carry a fake key, which no log may show.
+    let ssm = aws_sdk_ssm::Client::new(&aws::sdk_config().await);
+    let path = format!("/payouts/{}", aws::unique_name("rt"));
+    let rpc_with_key = format!("{}/?key=rpc-secret-{:08x}", rig.anvil.url().trim_end_matches('/'), rand::random::<u32>());
+    let tron_key = format!("tron-secret-{:08x}", rand::random::<u32>());
+    let mut secure = vec![(format!("{path}/tron-api-key"), "TronProApiKeyParameter".to_owned(), tron_key.clone())];
     for chain in ["Base", "Arbitrum", "Tron"] {
-        resolver.parameters.insert(format!("Sandbox{chain}RpcUrl"), rig.anvil.url().to_owned());
+        secure.push((format!("{path}/sandbox-{}-rpc-url", chain.to_lowercase()), format!("Sandbox{chain}RpcUrlParameter"), rpc_with_key.clone()));
         // Live chains are never asked: a closed local port, so nothing can leave the machine.
-        resolver.parameters.insert(format!("Live{chain}RpcUrl"), "http://127.0.0.1:9".into());
+        secure.push((format!("{path}/live-{}-rpc-url", chain.to_lowercase()), format!("Live{chain}RpcUrlParameter"), "http://127.0.0.1:9".to_owned()));
+    }
+    for (name, parameter, value) in &secure {
+        ssm.put_parameter().name(name).value(value).r#type(aws_sdk_ssm::types::ParameterType::SecureString).send().await.unwrap();
+        resolver.parameters.insert(parameter.clone(), name.clone());
     }
     let devnet_facts: BTreeMap<String, String> =
         rig.vars.iter().filter(|(name, _)| name.ends_with("_CONTRACT") || name.ends_with("_CONFIRMATIONS")).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -425,6 +446,24 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
         .sum();
     let failures: f64 = stack.metric_lines("webhook-dispatcher", "WebhookFailures").iter().map(|d| d["WebhookFailures"].as_f64().unwrap()).sum();
     assert_eq!((attempts, failures), (4.0, 1.0), "two first attempts (one failed), one retry, one replay");
+
+    // -- no signing secret in clear anywhere in the table (nor, so, in its stream or backups) --
+    let config = aws::sdk_config().await;
+    let scanned = aws_sdk_dynamodb::Client::new(&config).scan().table_name(&table).send().await.unwrap();
+    let everything = format!("{:?}", scanned.items());
+    assert!(scanned.count() > 10, "the scan read the records");
+    assert!(!everything.contains("whsec_"), "a secret in clear in the table");
+    for endpoint in &endpoints {
+        let secret = endpoint["secret"].as_str().unwrap();
+        assert!(secret.starts_with("whsec_"));
+        assert!(!everything.contains(secret.trim_start_matches("whsec_")), "a secret's key in the table");
+    }
+
+    // -- the provider URL and key, read from SSM, in no function's log -------------------------
+    for (binary, (_, process)) in &stack.functions {
+        let logs = process.logs().join("\n");
+        assert!(!logs.contains("rpc-secret-") && !logs.contains(&tron_key), "{binary} logged a provider secret");
+    }
 
     // Every function the template deploys ran, and every binary is deployed.
     let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();

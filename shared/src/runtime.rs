@@ -5,9 +5,12 @@
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::eventbridge::EventBridgeBus;
+use crate::adapters::kms::KmsDataKeys;
+use crate::adapters::local_keys::LocalKeyFile;
 use crate::adapters::memory_queue::InProcessQueue;
 use crate::adapters::rpc_chain::{RpcChainReader, RpcContractWallets, RpcOptions};
 use crate::adapters::sqs::{SqsRetryQueue, SqsTxQueue};
+use crate::adapters::ssm::{self, WithParameters};
 use crate::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions};
 use crate::config::{ChainRegistry, ConfigError, ProcessEnv, StoreChoice, Vars, parse_var, required};
 use crate::domain::chain::{Chain, Environment};
@@ -17,6 +20,7 @@ use crate::jobs::JobError;
 use crate::metrics::{self, Metric};
 use crate::ports::Store;
 use crate::ports::chain::ChainReader;
+use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError};
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
 use crate::ports::webhook::WebhookSender;
 use crate::service::App;
@@ -32,6 +36,14 @@ use std::time::Duration;
 
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A Lambda's configuration: its environment, with the SSM SecureStrings its `…_SSM` variables
+/// name read in (once, at start; no SSM client when it names none).
+pub async fn lambda_vars(config: &aws_config::SdkConfig) -> Result<WithParameters<ProcessEnv>, ConfigError> {
+    let references = ssm::parameter_references(std::env::vars());
+    let parameters = if references.is_empty() { Default::default() } else { ssm::read_parameters(&aws_sdk_ssm::Client::new(config), &references).await? };
+    Ok(WithParameters { vars: ProcessEnv, parameters })
 }
 
 /// Opens the store a process is configured for (`PAYOUTS_STORE`, `PAYOUTS_DATA_DIR`, `PAYOUTS_TABLE_NAME`).
@@ -58,24 +70,56 @@ impl TxQueue for NoQueue {
     }
 }
 
+/// Data keys for processes that never seal or open a webhook secret.
+pub struct NoDataKeys;
+
+#[async_trait]
+impl DataKeys for NoDataKeys {
+    async fn generate(&self, _: &KeyContext) -> Result<DataKey, KeyError> {
+        Err(KeyError::Unavailable("this function has no key service configured".into()))
+    }
+    async fn unwrap(&self, _: &[u8], _: &KeyContext) -> Result<[u8; 32], KeyError> {
+        Err(KeyError::Unavailable("this function has no key service configured".into()))
+    }
+}
+
+/// The stack's KMS key for webhook secrets (`PAYOUTS_WEBHOOK_KMS_KEY_ID`), for the functions
+/// that seal or open them.
+fn kms_keys(vars: &dyn Vars, config: &aws_config::SdkConfig) -> Result<Arc<dyn DataKeys>, ConfigError> {
+    let key_id = required(vars, "PAYOUTS_WEBHOOK_KMS_KEY_ID")?;
+    Ok(Arc::new(KmsDataKeys::new(aws_sdk_kms::Client::new(config), key_id)))
+}
+
+/// Outside Lambda: KMS when `PAYOUTS_WEBHOOK_KMS_KEY_ID` is set, else the key file of the data
+/// directory (`PAYOUTS_DATA_DIR`, made on first start).
+async fn local_keys(vars: &dyn Vars) -> Result<Arc<dyn DataKeys>, ConfigError> {
+    if vars.get("PAYOUTS_WEBHOOK_KMS_KEY_ID").is_some() {
+        return kms_keys(vars, &aws_sdk_config().await);
+    }
+    let data_dir = std::path::PathBuf::from(vars.get("PAYOUTS_DATA_DIR").unwrap_or_else(|| "./.payouts".into()));
+    let keys = LocalKeyFile::open(&data_dir)
+        .map_err(|e| ConfigError { variable: "PAYOUTS_DATA_DIR".into(), problem: format!("the webhook secrets' key file: {e}") })?;
+    Ok(Arc::new(keys))
+}
+
 /// An app on `store`, with the chains of the configuration; contract-wallet checks read those
 /// chains (their clients are made on first use).
-fn app_on(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, vars: &dyn Vars) -> Result<App, ConfigError> {
+fn app_on(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, keys: Arc<dyn DataKeys>, vars: &dyn Vars) -> Result<App, ConfigError> {
     let chains = Arc::new(ChainRegistry::from_vars(vars)?);
     let contract_wallets = Arc::new(RpcContractWallets::new(chains.clone(), rpc_options(vars)?));
-    Ok(App::new(store, tx_queue, chains, contract_wallets))
+    Ok(App::new(store, tx_queue, chains, contract_wallets, keys))
 }
 
 /// An app on the DynamoDB table of a Lambda (`PAYOUTS_TABLE_NAME`).
-fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn TxQueue>) -> Result<App, ConfigError> {
+fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn TxQueue>, keys: Arc<dyn DataKeys>) -> Result<App, ConfigError> {
     let table = required(vars, "PAYOUTS_TABLE_NAME")?;
-    app_on(Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(config), table)), tx_queue, vars)
+    app_on(Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(config), table)), tx_queue, keys, vars)
 }
 
 /// The app of an API Lambda: DynamoDB, plus SQS for the route that enqueues.
 pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
-    let vars = ProcessEnv;
     let config = aws_sdk_config().await;
+    let vars = lambda_vars(&config).await?;
     let tx_queue: Arc<dyn TxQueue> = match route {
         Route::ExecutePayout => Arc::new(SqsTxQueue::new(aws_sdk_sqs::Client::new(&config), required(&vars, "PAYOUTS_TX_QUEUE_URL")?)),
         Route::CreatePayout
@@ -104,7 +148,12 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         | Route::Dashboard
         | Route::Fallback => Arc::new(NoQueue),
     };
-    aws_app(&vars, &config, tx_queue)
+    // Only the routes that seal or open a webhook secret get a KMS client.
+    let keys: Arc<dyn DataKeys> = match route {
+        Route::CreateWebhook | Route::RetryDelivery => kms_keys(&vars, &config)?,
+        _ => Arc::new(NoDataKeys),
+    };
+    aws_app(&vars, &config, tx_queue, keys)
 }
 
 /// Runs one API route as a Lambda function. Fails fast on missing configuration.
@@ -117,14 +166,14 @@ pub async fn run_api_route(route: Route) -> Result<(), lambda_http::Error> {
 /// An app on the configured store with no queue: for operator tools.
 pub async fn admin_app(vars: &dyn Vars) -> Result<App, ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
-    app_on(open_store(&choice).await?, Arc::new(NoQueue), vars)
+    app_on(open_store(&choice).await?, Arc::new(NoQueue), local_keys(vars).await?, vars)
 }
 
 /// The local runner's app: embedded (or configured) store, in-process queue.
 pub async fn local_app(vars: &dyn Vars) -> Result<(App, tokio::sync::mpsc::UnboundedReceiver<TxMessage>), ConfigError> {
     let choice = StoreChoice::from_vars(vars, true)?;
     let (queue, receiver) = InProcessQueue::new();
-    Ok((app_on(open_store(&choice).await?, Arc::new(queue), vars)?, receiver))
+    Ok((app_on(open_store(&choice).await?, Arc::new(queue), local_keys(vars).await?, vars)?, receiver))
 }
 
 /// Chain-watcher settings: `PAYOUTS_TX_NOT_FOUND_WINDOW_SECONDS` (86400),
@@ -177,10 +226,10 @@ pub enum WatcherRole {
 /// The chain-watcher of a Lambda: DynamoDB, EventBridge (`PAYOUTS_EVENT_BUS_NAME`), and JSON-RPC
 /// readers unless it only relays the outbox.
 pub async fn lambda_watcher(role: WatcherRole) -> Result<Watcher, ConfigError> {
-    let vars = ProcessEnv;
-    let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
     let config = aws_sdk_config().await;
-    let app = aws_app(&vars, &config, Arc::new(NoQueue))?;
+    let vars = lambda_vars(&config).await?;
+    let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
     let readers = match role {
         WatcherRole::Chains => chain_readers(&app.chains, &rpc_options(&vars)?)?,
         WatcherRole::OutboxOnly => ChainReaders::new(),
@@ -201,9 +250,9 @@ pub fn scanner_config(vars: &dyn Vars) -> Result<ScannerConfig, ConfigError> {
 
 /// The source-wallet scanner of a Lambda: DynamoDB and a JSON-RPC reader per chain.
 pub async fn lambda_scanner() -> Result<Scanner, ConfigError> {
-    let vars = ProcessEnv;
     let config = aws_sdk_config().await;
-    let app = aws_app(&vars, &config, Arc::new(NoQueue))?;
+    let vars = lambda_vars(&config).await?;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
     let readers = chain_readers(&app.chains, &rpc_options(&vars)?)?;
     Ok(Scanner::new(app, readers, scanner_config(&vars)?))
 }
@@ -221,9 +270,12 @@ pub async fn run_wallet_scanner() -> Result<(), lambda_runtime::Error> {
 /// The scheduled reconciliation Lambda (every organization's summary, stored; new events).
 pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let vars = ProcessEnv;
     let config = aws_sdk_config().await;
-    run_job(Some("reconciliation-job"), aws_app(&vars, &config, Arc::new(NoQueue)), |app, event: EventBridgeEvent<serde_json::Value>| async move {
+    let app = match lambda_vars(&config).await {
+        Ok(vars) => aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys)),
+        Err(error) => Err(error),
+    };
+    run_job(Some("reconciliation-job"), app, |app, event: EventBridgeEvent<serde_json::Value>| async move {
         let report = crate::jobs::reconciliation::handle_reconciliation_schedule(&app, event).await?;
         Ok(serde_json::json!({ "reports": report.reports, "events": report.events, "failed": report.failed }))
     })
@@ -365,10 +417,10 @@ pub fn api_dispatcher(app: &App) -> Result<Dispatcher, String> {
 /// The dispatcher of a Lambda: DynamoDB, the HTTP sender, the SQS retry queue
 /// (`PAYOUTS_WEBHOOK_RETRY_QUEUE_URL`).
 pub async fn lambda_dispatcher() -> Result<Dispatcher, ConfigError> {
-    let vars = ProcessEnv;
-    let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
     let config = aws_sdk_config().await;
-    let app = aws_app(&vars, &config, Arc::new(NoQueue))?;
+    let vars = lambda_vars(&config).await?;
+    let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue), kms_keys(&vars, &config)?)?;
     let retry_queue = Arc::new(SqsRetryQueue::new(aws_sdk_sqs::Client::new(&config), retry_queue_url));
     dispatcher(app, &vars, false, Some(retry_queue))
 }

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{Duration, SubsecRound, Utc};
 use http::{HeaderMap, HeaderValue, Method};
 use payouts::adapters::embedded_store::EmbeddedStore;
+use payouts::adapters::local_keys::LocalKeyFile;
 use payouts::config::ChainRegistry;
 use payouts::domain::chain::Environment;
 use payouts::domain::event::Event;
@@ -30,6 +31,7 @@ use payouts::ports::chain::{ChainError, ContractWallets};
 use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
 use payouts::ports::store::{IndexName, IndexQuery, read_all};
 use payouts::ports::{Clock, Store};
+use payouts::service::secrets::SecretVault;
 use payouts::service::{App, admin, records};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -106,6 +108,7 @@ pub struct Harness {
     /// The emulator's table, for a harness on DynamoDB.
     pub table_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
+    _keys_dir: tempfile::TempDir,
 }
 
 /// A response as a client sees it.
@@ -143,7 +146,18 @@ impl Harness {
 
     pub async fn on_store_with_queue(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>, queue: Arc<RecordingQueue>) -> Harness {
         let clock = Arc::new(ManualClock::new());
-        let app = App { store, tx_queue: queue.clone(), clock: clock.clone(), chains: Arc::new(chains()), contract_wallets: Arc::new(NoContractWallets) };
+        // Webhook secrets are sealed with the real local key file: in the embedded store's data
+        // directory, as the local runner keeps it, else in a directory of the harness.
+        let keys_dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(LocalKeyFile::open(dir.as_ref().map(tempfile::TempDir::path).unwrap_or(keys_dir.path())).unwrap());
+        let app = App {
+            store,
+            tx_queue: queue.clone(),
+            clock: clock.clone(),
+            chains: Arc::new(chains()),
+            contract_wallets: Arc::new(NoContractWallets),
+            vault: Arc::new(SecretVault::new(keys)),
+        };
         let mut harness = Harness {
             app,
             clock,
@@ -151,9 +165,15 @@ impl Harness {
             tenant: Tenant { org: OrgId::generate(), live: String::new(), sandbox: String::new(), live_key_id: String::new() },
             table_name: None,
             _dir: dir,
+            _keys_dir: keys_dir,
         };
         harness.tenant = harness.tenant(Plan::Enterprise).await;
         harness
+    }
+
+    /// The embedded store's data directory (`None` on DynamoDB).
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(tempfile::TempDir::path)
     }
 
     pub async fn embedded() -> Harness {
@@ -273,7 +293,8 @@ impl Harness {
 pub fn embedded_app() -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(dir.path()).expect("embedded store");
-    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), Arc::new(chains()), Arc::new(NoContractWallets)), dir)
+    let keys = Arc::new(LocalKeyFile::open(dir.path()).expect("key file"));
+    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), Arc::new(chains()), Arc::new(NoContractWallets), keys), dir)
 }
 
 /// A valid tron recipient (not a token contract).

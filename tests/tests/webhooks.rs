@@ -325,3 +325,43 @@ async fn waits_longer_than_the_queue_delay_are_re_enqueued_until_due() {
     assert_eq!(receiver.received().len(), 2);
     assert_eq!(queue.0.lock().unwrap().len(), 2, "nothing more to schedule after success");
 }
+
+/// Every file of the embedded store's data directory, read raw (the database, its journal).
+fn raw_bytes_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn no_signing_secret_is_stored_in_clear_and_deliveries_are_still_signed_with_it() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start().await;
+    let body = json!({"url": receiver.url, "events": ["payout.created"]}).to_string();
+    let created = h.call_with(Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&body), &[("Idempotency-Key", "hook-1")]).await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let secret = created.json["secret"].as_str().unwrap().to_owned();
+    let replayed = h.call_with(Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&body), &[("Idempotency-Key", "hook-1")]).await;
+    assert_eq!((replayed.status, replayed.json["secret"].as_str()), (201, Some(secret.as_str())), "the retry shows the same secret, from the sealed record");
+    assert_eq!(replayed.json["webhook_id"], created.json["webhook_id"]);
+
+    let event = created_event(&h, &h.tenant.sandbox).await;
+    let report = dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&event).await.unwrap();
+    assert_eq!(report.succeeded, 1);
+    receiver.received()[0].assert_signed_with(&secret);
+
+    let files = raw_bytes_of(h.data_dir().unwrap());
+    assert!(
+        files.iter().any(|(name, _)| name.ends_with("master.key")),
+        "the key file sits in the data directory: {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (name, bytes) in &files {
+        assert!(!bytes.windows(6).any(|w| w == b"whsec_"), "{name} holds a secret in clear");
+        let encoded = secret.trim_start_matches("whsec_").as_bytes();
+        assert!(!bytes.windows(encoded.len()).any(|w| w == encoded), "{name} holds the secret's key");
+    }
+}

@@ -3,6 +3,7 @@
 use super::chain::Environment;
 use super::event::EventType;
 use super::ids::{DeliveryId, EventId, OrgId, WebhookId};
+use super::sealed::Sealed;
 use super::time::{self, Timestamp};
 use super::webhook::WebhookSecret;
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,7 @@ pub struct WebhookEndpoint {
     pub url: String,
     pub events: Vec<EventType>,
     pub description: Option<String>,
-    #[serde(with = "stored_secret")]
-    pub secret: WebhookSecret,
+    pub secret: StoredSecret,
     pub status: EndpointStatus,
     /// Why it was disabled (e.g. the receiver answered 410 Gone).
     #[serde(default)]
@@ -37,13 +37,13 @@ impl WebhookEndpoint {
         self.status == EndpointStatus::Active && self.events.contains(&event_type)
     }
 
-    /// The public object; the secret only on creation.
-    pub fn view(&self, with_secret: bool) -> EndpointView {
+    /// The public object; the secret only on creation (the plaintext the creator still holds).
+    pub fn view(&self, created_with: Option<&WebhookSecret>) -> EndpointView {
         EndpointView {
             webhook_id: self.id.to_string(),
             url: self.url.clone(),
             events: self.events.clone(),
-            secret: with_secret.then(|| self.secret.reveal().to_owned()),
+            secret: created_with.map(|secret| secret.reveal().to_owned()),
             description: self.description.clone(),
             status: self.status,
             environment: self.environment,
@@ -141,8 +141,17 @@ pub struct DeliveryView {
     pub created_at: String,
 }
 
-/// The signing secret is stored as its text (it must be available to sign every delivery).
-mod stored_secret {
+/// An endpoint's signing secret as stored: encrypted under a data key bound to the endpoint's id
+/// (`service::secrets`), so the table, its stream, backups and exports hold no secret. Endpoints
+/// stored before encryption hold the text; they still sign, and say so in the log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredSecret {
+    Sealed(Sealed),
+    Plain(#[serde(with = "plain_secret")] WebhookSecret),
+}
+
+mod plain_secret {
     use super::WebhookSecret;
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -10,6 +10,7 @@ pub mod onchain;
 pub mod org;
 pub mod payout;
 pub mod reconciliation;
+pub mod sealed;
 pub mod settlement;
 pub mod time;
 pub mod verification;

@@ -4,11 +4,13 @@
 pub mod bus;
 pub mod chain;
 pub mod clock;
+pub mod keys;
 pub mod queue;
 pub mod store;
 pub mod webhook;
 
 pub use bus::EventBus;
 pub use clock::{Clock, SystemClock};
+pub use keys::DataKeys;
 pub use queue::{TxMessage, TxQueue};
 pub use store::{Condition, IndexName, IndexQuery, Item, ItemKey, Store, StoreError, WriteOp};

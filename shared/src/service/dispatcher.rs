@@ -14,6 +14,7 @@ use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::RetrySchedule;
 use crate::metrics::{self, Metric};
+use crate::ports::keys::KeyError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
 use crate::ports::webhook::{WebhookRequest, WebhookSender};
 use async_trait::async_trait;
@@ -187,12 +188,17 @@ impl Dispatcher {
         };
 
         let body = serde_json::to_vec(&event.view()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let secret = self.app.vault.endpoint_secret(&endpoint).await.map_err(|error| match error {
+            // Nothing is sent, nothing recorded: the delivery stays due and is tried again.
+            KeyError::Unavailable(problem) => StoreError::Unavailable(problem),
+            KeyError::Invalid(problem) => StoreError::Corrupt(format!("endpoint {}: {problem}", endpoint.id)),
+        })?;
         let timestamp = self.app.now().timestamp();
         let headers = vec![
-            ("X-Billing-Signature".to_owned(), endpoint.secret.billing_signature(timestamp, &body)),
+            ("X-Billing-Signature".to_owned(), secret.billing_signature(timestamp, &body)),
             ("webhook-id".to_owned(), event.id.to_string()),
             ("webhook-timestamp".to_owned(), timestamp.to_string()),
-            ("webhook-signature".to_owned(), endpoint.secret.standard_signature(event.id.as_str(), timestamp, &body)),
+            ("webhook-signature".to_owned(), secret.standard_signature(event.id.as_str(), timestamp, &body)),
         ];
         let request = WebhookRequest { url: endpoint.url.clone(), headers, body: body.into(), environment: endpoint.environment };
         let outcome = self.sender.send(&request).await;

@@ -8,8 +8,10 @@
 use super::App;
 use super::auth::Principal;
 use super::records::{IdempotencyRecord, decode, idempotency_item, idempotency_key};
+use crate::domain::sealed::Sealed;
 use crate::domain::time::Timestamp;
 use crate::error::ApiError;
+use crate::ports::keys::KeyContext;
 use crate::ports::store::{Condition, ItemKey, WriteOp};
 use sha2::{Digest, Sha256};
 
@@ -21,6 +23,7 @@ const MAX_KEY_LENGTH: usize = 255;
 #[derive(Clone, Debug)]
 pub struct IdempotencyGuard {
     item_key: ItemKey,
+    key_hash: String,
     fingerprint: String,
 }
 
@@ -29,6 +32,8 @@ pub struct IdempotencyGuard {
 pub struct StoredResponse {
     pub status: u16,
     pub body: String,
+    /// Set instead of `body` for a sealed response: open it before replaying.
+    pub sealed_body: Option<Sealed>,
 }
 
 impl IdempotencyGuard {
@@ -41,12 +46,29 @@ impl IdempotencyGuard {
         }
         let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
         let fingerprint = hex::encode(Sha256::digest(format!("{operation}\n{body_fingerprint}").as_bytes()));
-        Ok(Some(IdempotencyGuard { item_key: idempotency_key(&principal.org_id, principal.environment, &key_hash), fingerprint }))
+        Ok(Some(IdempotencyGuard { item_key: idempotency_key(&principal.org_id, principal.environment, &key_hash), key_hash, fingerprint }))
     }
 
     /// The write op that stores this request's response; fails if a live record exists.
     pub fn record_op(&self, status: u16, body: &str, now: Timestamp) -> Result<WriteOp, ApiError> {
-        let record = IdempotencyRecord { fingerprint: self.fingerprint.clone(), status, body: body.to_owned(), created_at: now };
+        self.record(IdempotencyRecord { fingerprint: self.fingerprint.clone(), status, body: body.to_owned(), sealed_body: None, created_at: now }, now)
+    }
+
+    /// [`Self::record_op`] for a response that shows a secret: it is stored sealed (by the
+    /// caller, under [`Self::key_context`]), so the record holds no secret.
+    pub fn record_sealed_op(&self, status: u16, sealed_body: Sealed, now: Timestamp) -> Result<WriteOp, ApiError> {
+        self.record(
+            IdempotencyRecord { fingerprint: self.fingerprint.clone(), status, body: String::new(), sealed_body: Some(sealed_body), created_at: now },
+            now,
+        )
+    }
+
+    /// What a sealed response of this key is bound to.
+    pub fn key_context(&self) -> KeyContext {
+        KeyContext { name: "idempotency_key", value: self.key_hash.clone() }
+    }
+
+    fn record(&self, record: IdempotencyRecord, now: Timestamp) -> Result<WriteOp, ApiError> {
         let item = idempotency_item(self.item_key.clone(), &record, now.timestamp() + RETENTION_SECONDS).map_err(ApiError::internal)?;
         Ok(WriteOp::Put { item, condition: Some(Condition::Absent { now_unix: now.timestamp() }) })
     }
@@ -61,7 +83,7 @@ impl IdempotencyGuard {
         if record.fingerprint != self.fingerprint {
             return Err(ApiError::idempotency_key_reused());
         }
-        Ok(Some(StoredResponse { status: record.status, body: record.body }))
+        Ok(Some(StoredResponse { status: record.status, body: record.body, sealed_body: record.sealed_body }))
     }
 
     /// After a write that carried this request's record lost a race: the response to replay if

@@ -15,6 +15,7 @@ pub mod reconciliation;
 pub mod records;
 pub mod reply;
 pub mod scanner;
+pub mod secrets;
 pub mod settlements;
 pub mod wallets;
 pub mod watcher;
@@ -22,7 +23,7 @@ pub mod webhooks;
 
 use crate::config::ChainRegistry;
 use crate::ports::chain::ContractWallets;
-use crate::ports::{Clock, Store, TxQueue};
+use crate::ports::{Clock, DataKeys, Store, TxQueue};
 use std::sync::Arc;
 
 /// Everything a request needs, built once per process (per Lambda instance) and shared.
@@ -34,12 +35,20 @@ pub struct App {
     pub chains: Arc<ChainRegistry>,
     /// EIP-1271 checks of contract wallets (wallet verification only).
     pub contract_wallets: Arc<dyn ContractWallets>,
+    /// Seals and opens webhook signing secrets (creating endpoints, signing deliveries).
+    pub vault: Arc<secrets::SecretVault>,
 }
 
 impl App {
     /// An app on the system clock.
-    pub fn new(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, chains: Arc<ChainRegistry>, contract_wallets: Arc<dyn ContractWallets>) -> App {
-        App { store, tx_queue, clock: Arc::new(crate::ports::SystemClock), chains, contract_wallets }
+    pub fn new(
+        store: Arc<dyn Store>,
+        tx_queue: Arc<dyn TxQueue>,
+        chains: Arc<ChainRegistry>,
+        contract_wallets: Arc<dyn ContractWallets>,
+        keys: Arc<dyn DataKeys>,
+    ) -> App {
+        App { store, tx_queue, clock: Arc::new(crate::ports::SystemClock), chains, contract_wallets, vault: Arc::new(secrets::SecretVault::new(keys)) }
     }
 
     pub fn now(&self) -> crate::domain::time::Timestamp {

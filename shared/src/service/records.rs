@@ -341,7 +341,11 @@ pub fn reconciliation_marker_item(
 pub struct IdempotencyRecord {
     pub fingerprint: String,
     pub status: u16,
+    /// Empty when the response is sealed.
     pub body: String,
+    /// The response, encrypted, when it shows a secret (`POST /v1/webhooks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_body: Option<crate::domain::sealed::Sealed>,
     #[serde(with = "crate::domain::time::rfc3339")]
     pub created_at: Timestamp,
 }

@@ -3,7 +3,7 @@
 use super::App;
 use super::auth::{Principal, authenticate};
 use super::dispatcher::Dispatcher;
-use super::idempotency::IdempotencyGuard;
+use super::idempotency::{IdempotencyGuard, StoredResponse};
 use super::input::{JsonObject, check_length};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
@@ -75,25 +75,30 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         check_length("description", description, DESCRIPTION_MAX)?;
     }
     let now = app.now();
+    let id = WebhookId::generate();
+    let secret = WebhookSecret::generate();
+    let stored_secret = app.vault.seal_endpoint_secret(&id, &secret).await.map_err(ApiError::internal)?;
     let endpoint = WebhookEndpoint {
-        id: WebhookId::generate(),
+        id,
         org_id: principal.org_id.clone(),
         environment: principal.environment,
         url,
         events,
         description,
-        secret: WebhookSecret::generate(),
+        secret: stored_secret,
         status: EndpointStatus::Active,
         disabled_reason: None,
         created_at: now,
     };
-    let reply = Reply::json(201, &endpoint.view(true))?;
+    let reply = Reply::json(201, &endpoint.view(Some(&secret)))?;
     let mut ops = vec![WriteOp::Put {
         item: records::endpoint_item(&endpoint, 1).map_err(ApiError::internal)?,
         condition: Some(Condition::Absent { now_unix: now.timestamp() }),
     }];
     if let Some(guard) = &guard {
-        ops.push(guard.record_op(reply.status, &reply.body, now)?);
+        // The response shows the secret: the idempotency record keeps it sealed.
+        let sealed = app.vault.seal(reply.body.as_bytes(), &guard.key_context()).await.map_err(ApiError::internal)?;
+        ops.push(guard.record_sealed_op(reply.status, sealed, now)?);
     }
     for _ in 0..MAX_ATTEMPTS {
         match app.store.write(ops.clone()).await {
@@ -101,8 +106,8 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
             // The endpoint has a fresh id: only a concurrent duplicate (same idempotency key) can
             // win. Replay it once committed; else try again.
             Err(error) if error.lost_race() => {
-                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
-                    return Ok(Reply::replay(stored));
+                if let (Some(guard), Some(stored)) = (guard.as_ref(), IdempotencyGuard::after_lost_race(guard.as_ref(), app).await?) {
+                    return Ok(Reply::replay(opened(app, guard, stored).await?));
                 }
             }
             Err(error) => return Err(ApiError::internal(error)),
@@ -111,18 +116,27 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     Err(IdempotencyGuard::gave_up(guard.as_ref()))
 }
 
+/// A stored response with its sealed body opened.
+async fn opened(app: &App, guard: &IdempotencyGuard, mut stored: StoredResponse) -> Result<StoredResponse, ApiError> {
+    if let Some(sealed) = stored.sealed_body.take() {
+        let body = app.vault.open(&sealed, &guard.key_context()).await.map_err(ApiError::internal)?;
+        stored.body = String::from_utf8(body).map_err(ApiError::internal)?;
+    }
+    Ok(stored)
+}
+
 pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
     let params = ListParams::parse(params, &[])?;
     let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&principal.org_id, principal.environment), true, app.now().timestamp());
-    let list = list_page(app.store.as_ref(), query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(false))).await?;
+    let list = list_page(app.store.as_ref(), query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(None))).await?;
     Reply::json(200, &list)
 }
 
 pub async fn get_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
     let (endpoint, _) = owned_endpoint(app, &principal, id).await?;
-    Reply::json(200, &endpoint.view(false))
+    Reply::json(200, &endpoint.view(None))
 }
 
 /// 204. Deliveries already made stay listed; pending ones end as failed.

@@ -40,14 +40,16 @@ async fn main() {
     let org = admin::create_org(&app, "bench", Plan::Enterprise).await.unwrap();
     let receiver = Receiver::start().await;
     let now = app.now();
+    let id = WebhookId::generate();
+    let secret = app.vault.seal_endpoint_secret(&id, &WebhookSecret::generate()).await.unwrap();
     let endpoint = WebhookEndpoint {
-        id: WebhookId::generate(),
+        id,
         org_id: org.id.clone(),
         environment: Environment::Sandbox,
         url: receiver.url.clone(),
         events: vec![EventType::PayoutSettled],
         description: None,
-        secret: WebhookSecret::generate(),
+        secret,
         status: EndpointStatus::Active,
         disabled_reason: None,
         created_at: now,
