@@ -20,6 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use payouts_tests::aws_proxy::RecordingAwsProxy;
 use payouts_tests::lambda_runtime::{FunctionProcess, Outcome};
 use payouts_tests::receiver::{Answer, Receiver};
 use payouts_tests::template::{FunctionSpec, Resolver, Template};
@@ -122,12 +123,14 @@ impl Stack {
                 ("AWS_ENDPOINT_URL", endpoint),
                 ("AWS_REGION", "us-east-1"),
                 ("AWS_DEFAULT_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "test"),
                 ("AWS_SECRET_ACCESS_KEY", "test"),
                 ("AWS_SESSION_TOKEN", "test"),
             ] {
                 env.insert(name.into(), value.into());
             }
+            // Its own access key id, as each function has its own role: the proxy tells the
+            // functions' calls apart by it.
+            env.insert("AWS_ACCESS_KEY_ID".into(), access_key_of(&spec.binary));
             let name = format!("{STACK}-{}", spec.binary);
             let process = FunctionProcess::start(&binary_path(&spec.binary), &name, spec.memory_mb, &env).await;
             functions.insert(spec.binary.clone(), (spec, process));
@@ -170,6 +173,19 @@ impl Stack {
     /// One HTTP request through API Gateway's payload v2 to the route's function; (status, JSON
     /// body or the text as a JSON string, headers).
     async fn api(&self, binary: &str, method: &str, path_and_query: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value, Value) {
+        self.api_with(binary, method, path_and_query, key, body, &[]).await
+    }
+
+    /// [`Self::api`] with more request headers.
+    async fn api_with(
+        &self,
+        binary: &str,
+        method: &str,
+        path_and_query: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value, Value) {
         let api_event = self.spec(binary).events.as_object().and_then(|events| events.values().find(|e| e["Type"] == "HttpApi")).cloned();
         let api_event = api_event.unwrap_or_else(|| panic!("{binary} has no HttpApi event"));
         let route_path = api_event["Properties"]["Path"].as_str().unwrap_or("$default");
@@ -193,6 +209,9 @@ impl Stack {
         if let Some(body) = &body {
             headers["content-type"] = json!("application/json");
             event["body"] = json!(body.to_string());
+        }
+        for (name, value) in extra {
+            headers[name.to_ascii_lowercase()] = json!(value);
         }
         event["headers"] = headers;
         let response = self.ok(binary, &event).await;
@@ -225,6 +244,95 @@ impl Stack {
     fn stop(&self) {
         for (_, process) in self.functions.values() {
             process.stop();
+        }
+    }
+}
+
+fn access_key_of(binary: &str) -> String {
+    format!("fn-{binary}")
+}
+
+/// What a function's policy may grant without the test's run having used it: paths this one
+/// payout's life does not take.
+const UNEXERCISED: &[(&str, Capability)] = &[
+    // Nothing is due when the sweep runs (the retry went through the queue first).
+    ("webhook-due-sweep", Capability::TableWrite),
+    ("webhook-due-sweep", Capability::QueueSend),
+    ("webhook-due-sweep", Capability::KeyDecrypt),
+    // The failure below is decided by the sweep (the consumer saw the transfer first, in
+    // verifying); either may release a claim.
+    ("watcher-queue", Capability::TableDelete),
+    // A retry that fails again goes back on the queue; here it succeeds.
+    ("webhook-retries", Capability::QueueSend),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Capability {
+    TableRead,
+    TableWrite,
+    /// `DeleteItem`: its own capability, so a function that only puts is not granted deletes.
+    TableDelete,
+    QueueSend,
+    BusPut,
+    KeyGenerate,
+    KeyDecrypt,
+    ParameterRead,
+}
+
+fn capability(action: &str) -> Capability {
+    match action {
+        "dynamodb:GetItem" | "dynamodb:BatchGetItem" | "dynamodb:Query" => Capability::TableRead,
+        "dynamodb:PutItem" | "dynamodb:ConditionCheckItem" | "dynamodb:UpdateItem" => Capability::TableWrite,
+        "dynamodb:DeleteItem" => Capability::TableDelete,
+        a if a.starts_with("sqs:SendMessage") => Capability::QueueSend,
+        "events:PutEvents" => Capability::BusPut,
+        "kms:GenerateDataKey" => Capability::KeyGenerate,
+        "kms:Decrypt" => Capability::KeyDecrypt,
+        "ssm:GetParameters" => Capability::ParameterRead,
+        other => panic!("an action the least-privilege check does not classify: {other}"),
+    }
+}
+
+/// Each function's role, as `template.yaml` writes it, against what the function called during
+/// the run: everything it called is granted; nothing granted is wider than one resource of the
+/// stack (no `*` action or resource); a GET route may not write; and nothing is granted that the
+/// function never used (but for [`UNEXERCISED`]).
+fn assert_least_privilege(template: &Template, resolver: &Resolver, stack: &Stack, proxy: &RecordingAwsProxy) {
+    for (binary, (spec, _)) in &stack.functions {
+        let used = proxy.actions_of(&access_key_of(binary));
+        let grants = template.grants(spec);
+        for action in &used {
+            assert!(grants.iter().any(|grant| grant.allows(action)), "{binary} called {action}, which template.yaml does not grant it ({grants:?})");
+        }
+        let read_only = spec.events.as_object().is_some_and(|events| events.values().any(|e| e["Type"] == "HttpApi" && e["Properties"]["Method"] == "GET"));
+        let used_capabilities: BTreeSet<Capability> = used.iter().map(|a| capability(a)).collect();
+        for grant in &grants {
+            for action in &grant.actions {
+                assert!(action != "*" && !action.ends_with(":*"), "{binary}: {} grants every action of a service ({action})", grant.source);
+                let granted = capability(action);
+                if read_only {
+                    assert_eq!(granted, Capability::TableRead, "{binary} serves a GET route but {} grants it {action}", grant.source);
+                }
+                assert!(
+                    used_capabilities.contains(&granted) || UNEXERCISED.contains(&(binary.as_str(), granted)),
+                    "{binary} is granted {action} by {} but never used {granted:?}",
+                    grant.source
+                );
+            }
+            for resource in &grant.resources {
+                let resolved = template.resolve(resource, resolver).unwrap_or_else(|e| panic!("{binary}: {}: cannot resolve {resource}: {e}", grant.source));
+                assert!(resolved != "*" && !resolved.ends_with(":*"), "{binary}: {} grants {resolved}", grant.source);
+                assert!(
+                    resolved.contains(&resolver.refs["PayoutsTable"])
+                        || resolved.contains(resolver.refs["TxQueue"].rsplit('/').next().unwrap())
+                        || resolved.contains(resolver.refs["WebhookRetryQueue"].rsplit('/').next().unwrap())
+                        || resolved.ends_with(&format!("event-bus/{}", resolver.refs["EventBus"]))
+                        || resolved == resolver.attributes["WebhookSecretsKey.Arn"]
+                        || resolved.contains(":parameter/payouts/"),
+                    "{binary}: {} grants {resolved}, which is none of the stack's table, queues, bus, key or parameters",
+                    grant.source
+                );
+            }
         }
     }
 }
@@ -264,6 +372,10 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
         resolver.refs.insert(logical_id.into(), value);
     }
     resolver.attributes.insert("WebhookSecretsKey.Arn".into(), aws.secrets_key.1.clone());
+    resolver.attributes.insert("PayoutsTable.Arn".into(), format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}"));
+    for (logical_id, url) in [("TxQueue", &aws.tx_queue), ("WebhookRetryQueue", &aws.retry_queue)] {
+        resolver.attributes.insert(format!("{logical_id}.QueueName"), url.rsplit('/').next().unwrap().to_owned());
+    }
     // The RPC URLs and the provider key come from SSM SecureStrings the template's parameters
     // name, as in a deployment; the URLs carry a fake key, which no log may show.
     let ssm = aws_sdk_ssm::Client::new(&aws::sdk_config().await);
@@ -283,7 +395,9 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
     let devnet_facts: BTreeMap<String, String> =
         rig.vars.iter().filter(|(name, _)| name.ends_with("_CONTRACT") || name.ends_with("_CONFIRMATIONS")).map(|(k, v)| (k.clone(), v.clone())).collect();
     let endpoint = std::env::var("PAYOUTS_TEST_AWS_ENDPOINT").expect("PAYOUTS_TEST_AWS_ENDPOINT");
-    let stack = Stack::start(&template, &resolver, &devnet_facts, &endpoint).await;
+    // The functions reach moto through a proxy that notes which IAM actions each one needed.
+    let proxy = RecordingAwsProxy::start(&endpoint).await;
+    let stack = Stack::start(&template, &resolver, &devnet_facts, &proxy.url).await;
     let key = rig.h.tenant.sandbox.clone();
     let key = Some(key.as_str());
 
@@ -312,6 +426,18 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
         assert_eq!(status, 201, "{endpoint}");
         endpoints.push(endpoint);
     }
+    // A retried create (same Idempotency-Key) shows the same endpoint and secret, from the
+    // idempotency record sealed under KMS.
+    let retried_body = json!({"url": good.url, "events": ["payout.settled"], "description": "retried"});
+    let (status, first, _) =
+        stack.api_with("api-create-webhook", "POST", "/v1/webhooks", key, Some(retried_body.clone()), &[("Idempotency-Key", "hook-rt-1")]).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, replayed, _) =
+        stack.api_with("api-create-webhook", "POST", "/v1/webhooks", key, Some(retried_body), &[("Idempotency-Key", "hook-rt-1")]).await;
+    assert_eq!((status, replayed["webhook_id"].clone(), replayed["secret"].clone()), (201, first["webhook_id"].clone(), first["secret"].clone()), "{replayed}");
+    let (status, _, _) = stack.api("api-delete-webhook", "DELETE", &format!("/v1/webhooks/{}", first["webhook_id"].as_str().unwrap()), key, None).await;
+    assert_eq!(status, 204);
+    endpoints.push(first);
     let good_endpoint = endpoints[0]["webhook_id"].as_str().unwrap().to_owned();
     let (status, listed, _) = stack.api("api-list-webhooks", "GET", "/v1/webhooks", key, None).await;
     assert_eq!((status, listed["data"].as_array().map(Vec::len)), (200, Some(2)), "{listed}");
@@ -464,6 +590,37 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
         let logs = process.logs().join("\n");
         assert!(!logs.contains("rpc-secret-") && !logs.contains(&tron_key), "{binary} logged a provider secret");
     }
+
+    // -- the paths that release a tx-hash claim: a failure that booked nothing, a replaced hash --
+    let stray = rig.account(5);
+    let mut ids = Vec::new();
+    for recipient in [rig.account(4), rig.account(6)] {
+        let body = json!({"recipient_address": rig.evm(recipient), "chain": "base", "token": "USDC", "amount": 10.00, "currency": "USD", "description": "claims", "reference_type": "manual"});
+        let (status, created, _) = stack.api("api-create-payout", "POST", "/v1/payouts", key, Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, approved, _) = stack.api("api-update-payout", "PATCH", &format!("/v1/payouts/{id}"), key, Some(json!({"status": "approved"}))).await;
+        assert_eq!(status, 200, "{approved}");
+        ids.push(id);
+    }
+    let wrong_recipient = rig.pay(rig.usdc, stray, 10_000_000).await;
+    let (status, executed, _) =
+        stack.api("api-execute-payout", "POST", &format!("/v1/payouts/{}/execute", ids[0]), key, Some(json!({"tx_hash": wrong_recipient}))).await;
+    assert_eq!(status, 200, "{executed}");
+    rig.anvil.mine(BASE_CONFIRMATIONS + 1).await;
+    let messages = aws.receive(&aws.tx_queue, Duration::from_secs(10)).await;
+    let consumed = stack.ok("watcher-queue", &sqs_batch(&queue_arn(&aws.sqs, &aws.tx_queue).await, &messages)).await;
+    assert_eq!(consumed["batchItemFailures"], json!([]), "{consumed}");
+    stack.scheduled("watcher-sweep").await;
+    let (_, failed, _) = stack.api("api-get-payout", "GET", &format!("/v1/payouts/{}", ids[0]), key, None).await;
+    assert_eq!((failed["status"].clone(), failed["failure_reason"].clone()), (json!("failed"), json!("recipient_mismatch")), "{failed}");
+    for hash in [payouts_tests::random_tx_hash(), payouts_tests::random_tx_hash()] {
+        let (status, executed, _) =
+            stack.api("api-execute-payout", "POST", &format!("/v1/payouts/{}/execute", ids[1]), key, Some(json!({"tx_hash": format!("0x{hash}")}))).await;
+        assert_eq!((status, executed["status"].clone()), (200, json!("executed")), "a hash never seen may be replaced: {executed}");
+    }
+
+    assert_least_privilege(&template, &resolver, &stack, &proxy);
 
     // Every function the template deploys ran, and every binary is deployed.
     let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();

@@ -34,6 +34,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// The SDK configuration of a Lambda function: credentials and region from the variables Lambda
+/// sets (the role's session), endpoint overrides (`AWS_ENDPOINT_URL`) honoured. The default
+/// provider chain would also build, at every cold start and for nothing, an STS client for web
+/// identity, with a TLS set-up (and root certificate load) of its own.
+pub async fn lambda_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .load()
+        .await
+}
+
+/// The SDK configuration of a process outside Lambda (the local runner, `payouts-admin`): the
+/// default chain, profiles included.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
@@ -118,7 +132,7 @@ fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn Tx
 
 /// The app of an API Lambda: DynamoDB, plus SQS for the route that enqueues.
 pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
-    let config = aws_sdk_config().await;
+    let config = lambda_sdk_config().await;
     let vars = lambda_vars(&config).await?;
     let tx_queue: Arc<dyn TxQueue> = match route {
         Route::ExecutePayout => Arc::new(SqsTxQueue::new(aws_sdk_sqs::Client::new(&config), required(&vars, "PAYOUTS_TX_QUEUE_URL")?)),
@@ -226,7 +240,7 @@ pub enum WatcherRole {
 /// The chain-watcher of a Lambda: DynamoDB, EventBridge (`PAYOUTS_EVENT_BUS_NAME`), and JSON-RPC
 /// readers unless it only relays the outbox.
 pub async fn lambda_watcher(role: WatcherRole) -> Result<Watcher, ConfigError> {
-    let config = aws_sdk_config().await;
+    let config = lambda_sdk_config().await;
     let vars = lambda_vars(&config).await?;
     let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
     let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
@@ -250,7 +264,7 @@ pub fn scanner_config(vars: &dyn Vars) -> Result<ScannerConfig, ConfigError> {
 
 /// The source-wallet scanner of a Lambda: DynamoDB and a JSON-RPC reader per chain.
 pub async fn lambda_scanner() -> Result<Scanner, ConfigError> {
-    let config = aws_sdk_config().await;
+    let config = lambda_sdk_config().await;
     let vars = lambda_vars(&config).await?;
     let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
     let readers = chain_readers(&app.chains, &rpc_options(&vars)?)?;
@@ -270,7 +284,7 @@ pub async fn run_wallet_scanner() -> Result<(), lambda_runtime::Error> {
 /// The scheduled reconciliation Lambda (every organization's summary, stored; new events).
 pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let config = aws_sdk_config().await;
+    let config = lambda_sdk_config().await;
     let app = match lambda_vars(&config).await {
         Ok(vars) => aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys)),
         Err(error) => Err(error),
@@ -417,7 +431,7 @@ pub fn api_dispatcher(app: &App) -> Result<Dispatcher, String> {
 /// The dispatcher of a Lambda: DynamoDB, the HTTP sender, the SQS retry queue
 /// (`PAYOUTS_WEBHOOK_RETRY_QUEUE_URL`).
 pub async fn lambda_dispatcher() -> Result<Dispatcher, ConfigError> {
-    let config = aws_sdk_config().await;
+    let config = lambda_sdk_config().await;
     let vars = lambda_vars(&config).await?;
     let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
     let app = aws_app(&vars, &config, Arc::new(NoQueue), kms_keys(&vars, &config)?)?;

@@ -8,6 +8,7 @@
 
 pub mod anvil;
 pub mod aws;
+pub mod aws_proxy;
 pub mod lambda_runtime;
 pub mod raw_http;
 pub mod receiver;

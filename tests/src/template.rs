@@ -88,6 +88,7 @@ impl Template {
                 "AWS::StackName" => Ok(resolver.stack_name.clone()),
                 "AWS::Region" => Ok(resolver.region.clone()),
                 "AWS::AccountId" => Ok("123456789012".to_owned()),
+                "AWS::Partition" => Ok("aws".to_owned()),
                 _ => resolver
                     .parameters
                     .get(name)
@@ -109,29 +110,40 @@ impl Template {
                         let path = parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(".");
                         resolver.attributes.get(&path).cloned().ok_or_else(|| format!("Fn::GetAtt {path}"))
                     }
-                    ("Fn::Sub", Value::String(text)) => {
-                        let mut out = String::new();
-                        let mut rest = text.as_str();
-                        while let Some(start) = rest.find("${") {
-                            out.push_str(&rest[..start]);
-                            let end = rest[start..].find('}').ok_or_else(|| format!("unclosed ${{ in {text}"))? + start;
-                            let name = &rest[start + 2..end];
-                            let resolved = if name.contains('.') && !name.starts_with("AWS::") {
-                                resolver.attributes.get(name).cloned().ok_or_else(|| format!("Fn::Sub ${{{name}}}"))?
-                            } else {
-                                reference(name)?
-                            };
-                            out.push_str(&resolved);
-                            rest = &rest[end + 1..];
-                        }
-                        out.push_str(rest);
-                        Ok(out)
+                    ("Fn::Sub", Value::String(text)) => self.substitute(text, &serde_json::Map::new(), resolver),
+                    ("Fn::Sub", Value::Array(form)) if form.len() == 2 => {
+                        let text = form[0].as_str().ok_or("Fn::Sub without a string")?;
+                        let variables = form[1].as_object().cloned().unwrap_or_default();
+                        self.substitute(text, &variables, resolver)
                     }
                     _ => Err(format!("{function} (not resolved by the tests)")),
                 }
             }
             other => Err(format!("{other} (not a scalar)")),
         }
+    }
+
+    /// `Fn::Sub`: `${Name}` from `variables` (themselves resolved), `${Resource.Attribute}`, or
+    /// a reference.
+    fn substitute(&self, text: &str, variables: &serde_json::Map<String, Value>, resolver: &Resolver) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').ok_or_else(|| format!("unclosed ${{ in {text}"))? + start;
+            let name = &rest[start + 2..end];
+            let resolved = if let Some(value) = variables.get(name) {
+                self.resolve(value, resolver)?
+            } else if name.contains('.') && !name.starts_with("AWS::") {
+                resolver.attributes.get(name).cloned().ok_or_else(|| format!("Fn::Sub ${{{name}}}"))?
+            } else {
+                self.resolve(&serde_json::json!({ "Ref": name }), resolver)?
+            };
+            out.push_str(&resolved);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     /// A function's environment, resolved; the first reference that cannot be resolved fails,
@@ -147,4 +159,84 @@ impl Template {
             })
             .collect()
     }
+}
+
+/// One statement of a function's role, as `template.yaml` writes it.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// Where it comes from (a managed policy's logical id, a SAM policy template, `inline`).
+    pub source: String,
+    pub actions: Vec<String>,
+    pub resources: Vec<Value>,
+}
+
+impl Grant {
+    /// Whether this statement allows `action` (IAM's trailing `*` wildcard).
+    pub fn allows(&self, action: &str) -> bool {
+        self.actions.iter().any(|granted| match granted.strip_suffix('*') {
+            Some(prefix) => action.starts_with(prefix),
+            None => granted == action,
+        })
+    }
+}
+
+fn strings(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+impl Template {
+    /// Everything a function's `Policies` grant: its managed policies' statements, inline
+    /// statements, and the SAM policy templates it uses, expanded as SAM expands them
+    /// (`EventBridgePutEventsPolicy`: `events:PutEvents` on the bus; `SQSSendMessagePolicy`:
+    /// `sqs:SendMessage*` on the queue). Anything else fails: the check must understand every grant.
+    pub fn grants(&self, function: &FunctionSpec) -> Vec<Grant> {
+        let statements_of = |source: String, document: &Value| -> Vec<Grant> {
+            strings(&document["Statement"])
+                .iter()
+                .map(|statement| {
+                    assert_eq!(statement["Effect"], "Allow", "{source}: only Allow statements are understood");
+                    Grant {
+                        source: source.clone(),
+                        actions: strings(&statement["Action"]).iter().map(|a| a.as_str().unwrap_or("?").to_owned()).collect(),
+                        resources: strings(&statement["Resource"]),
+                    }
+                })
+                .collect()
+        };
+        let mut grants = Vec::new();
+        for policy in strings(&function.policies) {
+            if let Some(name) = policy["Ref"].as_str() {
+                let resource = &self.0["Resources"][name];
+                assert_eq!(resource["Type"], "AWS::IAM::ManagedPolicy", "{}: policy {name}", function.logical_id);
+                grants.extend(statements_of(name.to_owned(), &resource["Properties"]["PolicyDocument"]));
+            } else if policy.get("Statement").is_some() {
+                grants.extend(statements_of(format!("{} inline", function.logical_id), &policy));
+            } else if let Some(template) = policy.get("EventBridgePutEventsPolicy") {
+                let bus = json_sub(&format!("arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/${{{}}}", "EventBusName"), template);
+                grants.push(Grant { source: "EventBridgePutEventsPolicy".into(), actions: vec!["events:PutEvents".into()], resources: vec![bus] });
+            } else if let Some(template) = policy.get("SQSSendMessagePolicy") {
+                let queue = json_sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${QueueName}", template);
+                grants.push(Grant { source: "SQSSendMessagePolicy".into(), actions: vec!["sqs:SendMessage*".into()], resources: vec![queue] });
+            } else {
+                panic!("{}: a policy the least-privilege check does not understand: {policy}", function.logical_id);
+            }
+        }
+        grants
+    }
+}
+
+/// A SAM policy template's resource: `Fn::Sub` of `pattern` with the template's parameter (its
+/// value as written, often a `Ref` or `Fn::GetAtt`) in place of `${Name}`.
+fn json_sub(pattern: &str, parameters: &Value) -> Value {
+    let mut variables = serde_json::Map::new();
+    if let Some(parameters) = parameters.as_object() {
+        for (name, value) in parameters {
+            variables.insert(name.clone(), value.clone());
+        }
+    }
+    serde_json::json!({ "Fn::Sub": [pattern, variables] })
 }

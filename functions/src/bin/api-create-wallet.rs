@@ -1,6 +1,6 @@
 //! Lambda: create wallet (see `payouts::http::routes::Route::CreateWallet`).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     payouts::runtime::run_api_route(payouts::http::routes::Route::CreateWallet).await
 }

@@ -1,6 +1,6 @@
 //! Lambda: execute payout (see `payouts::http::routes::Route::ExecutePayout`).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     payouts::runtime::run_api_route(payouts::http::routes::Route::ExecutePayout).await
 }

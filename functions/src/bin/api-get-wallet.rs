@@ -1,6 +1,6 @@
 //! Lambda: get wallet (see `payouts::http::routes::Route::GetWallet`).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     payouts::runtime::run_api_route(payouts::http::routes::Route::GetWallet).await
 }

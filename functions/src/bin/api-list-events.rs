@@ -1,6 +1,6 @@
 //! Lambda: list events (see `payouts::http::routes::Route::ListEvents`).
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     payouts::runtime::run_api_route(payouts::http::routes::Route::ListEvents).await
 }

@@ -1,0 +1,114 @@
+//! A recording proxy in front of the AWS emulator: functions pointed at it (`AWS_ENDPOINT_URL`)
+//! reach moto as before, and every call is noted with the access key id that signed it (each
+//! function gets its own) and the IAM actions it needs. The least-privilege check compares that
+//! with what `template.yaml` grants each function.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+#[derive(Clone)]
+pub struct RecordingAwsProxy {
+    pub url: String,
+    /// Access key id → the IAM actions its calls needed.
+    actions: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>>,
+}
+
+/// The IAM actions one call needs: `X-Amz-Target: DynamoDB_20120810.GetItem` is
+/// `dynamodb:GetItem`; a `TransactWriteItems` needs the action of each of its items
+/// (`PutItem`, `ConditionCheckItem`, `DeleteItem`, `UpdateItem`), as IAM evaluates it.
+pub fn iam_actions(target: &str, body: &[u8]) -> Vec<String> {
+    let Some((service, operation)) = target.split_once('.') else { return Vec::new() };
+    let prefix = match service {
+        s if s.starts_with("DynamoDB") => "dynamodb",
+        "AmazonSQS" => "sqs",
+        "AWSEvents" => "events",
+        "TrentService" => "kms",
+        "AmazonSSM" => "ssm",
+        other => other,
+    };
+    if prefix == "dynamodb" && operation == "TransactWriteItems" {
+        let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let mut kinds = BTreeSet::new();
+        for item in request["TransactItems"].as_array().into_iter().flatten() {
+            for (kind, action) in [("Put", "PutItem"), ("ConditionCheck", "ConditionCheckItem"), ("Delete", "DeleteItem"), ("Update", "UpdateItem")] {
+                if item.get(kind).is_some() {
+                    kinds.insert(format!("dynamodb:{action}"));
+                }
+            }
+        }
+        return kinds.into_iter().collect();
+    }
+    vec![format!("{prefix}:{operation}")]
+}
+
+/// The access key id of a SigV4 `Authorization` header (`… Credential=AKID/date/region/…`).
+fn access_key(authorization: &str) -> Option<String> {
+    let credential = authorization.split("Credential=").nth(1)?;
+    Some(credential.split('/').next()?.to_owned())
+}
+
+impl RecordingAwsProxy {
+    pub async fn start(target: &str) -> RecordingAwsProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let proxy = RecordingAwsProxy { url: format!("http://{}", listener.local_addr().expect("proxy address")), actions: Arc::default() };
+        let target = target.trim_end_matches('/').to_owned();
+        let client = reqwest::Client::new();
+        let shared = proxy.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (shared, target, client) = (shared.clone(), target.clone(), client.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (shared, target, client) = (shared.clone(), target.clone(), client.clone());
+                        async move { Ok::<_, Infallible>(shared.forward(&client, &target, request).await) }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        proxy
+    }
+
+    async fn forward(&self, client: &reqwest::Client, target: &str, request: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        if let Some(key) = access_key(&header("authorization")) {
+            let needed = iam_actions(&header("x-amz-target"), &body);
+            self.actions.lock().expect("lock").entry(key).or_default().extend(needed);
+        }
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut forwarded = client.request(parts.method.clone(), format!("{target}{path}")).body(body.to_vec());
+        for (name, value) in &parts.headers {
+            if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
+                forwarded = forwarded.header(name, value);
+            }
+        }
+        match forwarded.send().await {
+            Ok(answer) => {
+                let mut response = hyper::Response::builder().status(answer.status().as_u16());
+                for (name, value) in answer.headers() {
+                    if name != http::header::CONTENT_LENGTH && name != http::header::TRANSFER_ENCODING && name != http::header::CONNECTION {
+                        response = response.header(name, value);
+                    }
+                }
+                let bytes = answer.bytes().await.unwrap_or_default();
+                response.body(Full::new(bytes)).expect("response")
+            }
+            Err(error) => hyper::Response::builder().status(502).body(Full::new(Bytes::from(error.to_string()))).expect("response"),
+        }
+    }
+
+    /// The IAM actions the calls signed with `access_key` needed.
+    pub fn actions_of(&self, access_key: &str) -> BTreeSet<String> {
+        self.actions.lock().expect("lock").get(access_key).cloned().unwrap_or_default()
+    }
+}
