@@ -242,6 +242,20 @@ impl FunctionProcess {
         status
     }
 
+    /// Why waiting any longer is pointless: an init error, the process gone, or the deadline.
+    fn gave_up(&self, deadline: Instant) -> Result<(), Failure> {
+        if let Some(body) = self.api.init_error() {
+            return Err(Failure::Init(body));
+        }
+        if let Some(status) = self.poll_exit() {
+            return Err(Failure::Exited(status));
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::TimedOut);
+        }
+        Ok(())
+    }
+
     /// Hands `payload` to the function and waits for what it posts.
     pub async fn invoke(&self, payload: &Value, timeout: Duration) -> Result<Outcome, Failure> {
         let id = self.api.queue(payload);
@@ -251,15 +265,7 @@ impl FunctionProcess {
             if let Some(outcome) = self.api.state.lock().expect("lock").outcomes.remove(&id) {
                 return Ok(outcome);
             }
-            if let Some(body) = self.api.init_error() {
-                return Err(Failure::Init(body));
-            }
-            if let Some(status) = self.poll_exit() {
-                return Err(Failure::Exited(status));
-            }
-            if Instant::now() >= deadline {
-                return Err(Failure::TimedOut);
-            }
+            self.gave_up(deadline)?;
             let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }
     }
@@ -271,15 +277,7 @@ impl FunctionProcess {
             if let (Some(ready), _) = self.api.milestones() {
                 return Ok(ready - self.started_at);
             }
-            if let Some(body) = self.api.init_error() {
-                return Err(Failure::Init(body));
-            }
-            if let Some(status) = self.poll_exit() {
-                return Err(Failure::Exited(status));
-            }
-            if Instant::now() >= deadline {
-                return Err(Failure::TimedOut);
-            }
+            self.gave_up(deadline)?;
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
