@@ -365,3 +365,20 @@ async fn no_signing_secret_is_stored_in_clear_and_deliveries_are_still_signed_wi
         assert!(!bytes.windows(encoded.len()).any(|w| w == encoded), "{name} holds the secret's key");
     }
 }
+
+/// The KMS adapter against moto's KMS: a data key unwraps with its own context, and another
+/// endpoint's context is refused as invalid for good (not "try again").
+#[tokio::test]
+async fn kms_data_keys_are_bound_to_their_context() {
+    use payouts::adapters::kms::KmsDataKeys;
+    use payouts::ports::keys::{DataKeys, KeyContext, KeyError};
+    let config = payouts_tests::aws::sdk_config().await;
+    let client = aws_sdk_kms::Client::new(&config);
+    let key_id = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    let keys = KmsDataKeys::new(client, key_id);
+    let context = KeyContext { name: "webhook_id", value: "we_1".into() };
+    let data_key = keys.generate(&context).await.unwrap();
+    assert_eq!(keys.unwrap(&data_key.wrapped, &context).await, Ok(data_key.plaintext));
+    let other = KeyContext { name: "webhook_id", value: "we_2".into() };
+    assert!(matches!(keys.unwrap(&data_key.wrapped, &other).await, Err(KeyError::Invalid(_))), "another endpoint's context");
+}

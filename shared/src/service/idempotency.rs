@@ -8,7 +8,6 @@
 use super::App;
 use super::auth::Principal;
 use super::records::{IdempotencyRecord, decode, idempotency_item, idempotency_key};
-use crate::domain::sealed::Sealed;
 use crate::domain::time::Timestamp;
 use crate::error::ApiError;
 use crate::ports::keys::KeyContext;
@@ -32,8 +31,6 @@ pub struct IdempotencyGuard {
 pub struct StoredResponse {
     pub status: u16,
     pub body: String,
-    /// Set instead of `body` for a sealed response: open it before replaying.
-    pub sealed_body: Option<Sealed>,
 }
 
 impl IdempotencyGuard {
@@ -54,9 +51,10 @@ impl IdempotencyGuard {
         self.record(IdempotencyRecord { fingerprint: self.fingerprint.clone(), status, body: body.to_owned(), sealed_body: None, created_at: now }, now)
     }
 
-    /// [`Self::record_op`] for a response that shows a secret: it is stored sealed (by the
-    /// caller, under [`Self::key_context`]), so the record holds no secret.
-    pub fn record_sealed_op(&self, status: u16, sealed_body: Sealed, now: Timestamp) -> Result<WriteOp, ApiError> {
+    /// [`Self::record_op`] for a response that shows a secret: it is stored sealed under this
+    /// key ([`super::secrets`]), so the record holds no secret; [`Self::prior_response`] opens it.
+    pub async fn record_sealed_op(&self, app: &App, status: u16, body: &str, now: Timestamp) -> Result<WriteOp, ApiError> {
+        let sealed_body = app.vault.seal(body.as_bytes(), &self.key_context()).await.map_err(ApiError::internal)?;
         self.record(
             IdempotencyRecord { fingerprint: self.fingerprint.clone(), status, body: String::new(), sealed_body: Some(sealed_body), created_at: now },
             now,
@@ -64,7 +62,7 @@ impl IdempotencyGuard {
     }
 
     /// What a sealed response of this key is bound to.
-    pub fn key_context(&self) -> KeyContext {
+    fn key_context(&self) -> KeyContext {
         KeyContext { name: "idempotency_key", value: self.key_hash.clone() }
     }
 
@@ -83,7 +81,14 @@ impl IdempotencyGuard {
         if record.fingerprint != self.fingerprint {
             return Err(ApiError::idempotency_key_reused());
         }
-        Ok(Some(StoredResponse { status: record.status, body: record.body, sealed_body: record.sealed_body }))
+        let body = match &record.sealed_body {
+            Some(sealed) => {
+                let opened = app.vault.open(sealed, &self.key_context()).await.map_err(ApiError::internal)?;
+                String::from_utf8(opened).map_err(ApiError::internal)?
+            }
+            None => record.body,
+        };
+        Ok(Some(StoredResponse { status: record.status, body }))
     }
 
     /// After a write that carried this request's record lost a race: the response to replay if

@@ -3,7 +3,7 @@
 use super::App;
 use super::auth::{Principal, authenticate};
 use super::dispatcher::Dispatcher;
-use super::idempotency::{IdempotencyGuard, StoredResponse};
+use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, check_length};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
@@ -97,8 +97,7 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     }];
     if let Some(guard) = &guard {
         // The response shows the secret: the idempotency record keeps it sealed.
-        let sealed = app.vault.seal(reply.body.as_bytes(), &guard.key_context()).await.map_err(ApiError::internal)?;
-        ops.push(guard.record_sealed_op(reply.status, sealed, now)?);
+        ops.push(guard.record_sealed_op(app, reply.status, &reply.body, now).await?);
     }
     for _ in 0..MAX_ATTEMPTS {
         match app.store.write(ops.clone()).await {
@@ -106,23 +105,14 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
             // The endpoint has a fresh id: only a concurrent duplicate (same idempotency key) can
             // win. Replay it once committed; else try again.
             Err(error) if error.lost_race() => {
-                if let (Some(guard), Some(stored)) = (guard.as_ref(), IdempotencyGuard::after_lost_race(guard.as_ref(), app).await?) {
-                    return Ok(Reply::replay(opened(app, guard, stored).await?));
+                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
+                    return Ok(Reply::replay(stored));
                 }
             }
             Err(error) => return Err(ApiError::internal(error)),
         }
     }
     Err(IdempotencyGuard::gave_up(guard.as_ref()))
-}
-
-/// A stored response with its sealed body opened.
-async fn opened(app: &App, guard: &IdempotencyGuard, mut stored: StoredResponse) -> Result<StoredResponse, ApiError> {
-    if let Some(sealed) = stored.sealed_body.take() {
-        let body = app.vault.open(&sealed, &guard.key_context()).await.map_err(ApiError::internal)?;
-        stored.body = String::from_utf8(body).map_err(ApiError::internal)?;
-    }
-    Ok(stored)
 }
 
 pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
