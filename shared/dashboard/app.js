@@ -253,9 +253,9 @@ async function payoutList(params) {
     const results = await Promise.all(ids.map((id) => api("PATCH", `/payouts/${id}`, { status: "approved" }).then(() => null, (error) => `${id}: ${error.message}`)));
     const failed = results.filter(Boolean);
     if (failed.length) showError(bulk, new Error(failed.join(" ")));
-    else {
-      route();
-    }
+    // The list is re-rendered first (with the new statuses), then the count goes into the new
+    // page's status line: set before, it was lost whenever the re-render finished later.
+    else await route();
     document.getElementById("bulk-result").textContent = `${ids.length - failed.length} approved`;
   });
   const pager = h(
