@@ -2,6 +2,7 @@
 //! from configuration, for Lambda (DynamoDB, SQS, EventBridge) or for local runs (embedded store,
 //! in-process queue and bus). Binaries call these and nothing else.
 
+use crate::adapters::aws_http::amazon_roots_client;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::eventbridge::EventBridgeBus;
@@ -38,12 +39,16 @@ use std::time::Duration;
 /// sets (the role's session), endpoint overrides (`AWS_ENDPOINT_URL`) honoured. The default
 /// provider chain would also build, at every cold start and for nothing, an STS client for web
 /// identity, with a TLS set-up (and root certificate load) of its own.
-pub async fn lambda_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// Its HTTP client trusts only the roots AWS endpoints chain to, compiled in
+/// ([`crate::adapters::aws_http`]), instead of loading the machine's root store.
+pub async fn lambda_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let http_client = amazon_roots_client().map_err(|problem| ConfigError { variable: "the AWS clients' built-in trust store".into(), problem })?;
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
         .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .http_client(http_client)
         .load()
-        .await
+        .await)
 }
 
 /// The SDK configuration of a process outside Lambda (the local runner, `payouts-admin`): the
@@ -132,7 +137,7 @@ fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn Tx
 
 /// The app of an API Lambda: DynamoDB, plus SQS for the route that enqueues.
 pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
-    let config = lambda_sdk_config().await;
+    let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
     let tx_queue: Arc<dyn TxQueue> = match route {
         Route::ExecutePayout => Arc::new(SqsTxQueue::new(aws_sdk_sqs::Client::new(&config), required(&vars, "PAYOUTS_TX_QUEUE_URL")?)),
@@ -240,7 +245,7 @@ pub enum WatcherRole {
 /// The chain-watcher of a Lambda: DynamoDB, EventBridge (`PAYOUTS_EVENT_BUS_NAME`), and JSON-RPC
 /// readers unless it only relays the outbox.
 pub async fn lambda_watcher(role: WatcherRole) -> Result<Watcher, ConfigError> {
-    let config = lambda_sdk_config().await;
+    let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
     let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
     let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
@@ -264,7 +269,7 @@ pub fn scanner_config(vars: &dyn Vars) -> Result<ScannerConfig, ConfigError> {
 
 /// The source-wallet scanner of a Lambda: DynamoDB and a JSON-RPC reader per chain.
 pub async fn lambda_scanner() -> Result<Scanner, ConfigError> {
-    let config = lambda_sdk_config().await;
+    let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
     let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
     let readers = chain_readers(&app.chains, &rpc_options(&vars)?)?;
@@ -284,11 +289,12 @@ pub async fn run_wallet_scanner() -> Result<(), lambda_runtime::Error> {
 /// The scheduled reconciliation Lambda (every organization's summary, stored; new events).
 pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let config = lambda_sdk_config().await;
-    let app = match lambda_vars(&config).await {
-        Ok(vars) => aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys)),
-        Err(error) => Err(error),
-    };
+    let app = async {
+        let config = lambda_sdk_config().await?;
+        let vars = lambda_vars(&config).await?;
+        aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))
+    }
+    .await;
     run_job(Some("reconciliation-job"), app, |app, event: EventBridgeEvent<serde_json::Value>| async move {
         let report = crate::jobs::reconciliation::handle_reconciliation_schedule(&app, event).await?;
         Ok(serde_json::json!({ "reports": report.reports, "events": report.events, "failed": report.failed }))
@@ -431,7 +437,7 @@ pub fn api_dispatcher(app: &App) -> Result<Dispatcher, String> {
 /// The dispatcher of a Lambda: DynamoDB, the HTTP sender, the SQS retry queue
 /// (`PAYOUTS_WEBHOOK_RETRY_QUEUE_URL`).
 pub async fn lambda_dispatcher() -> Result<Dispatcher, ConfigError> {
-    let config = lambda_sdk_config().await;
+    let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
     let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
     let app = aws_app(&vars, &config, Arc::new(NoQueue), kms_keys(&vars, &config)?)?;

@@ -1,7 +1,7 @@
 //! A recording proxy in front of the AWS emulator: functions pointed at it (`AWS_ENDPOINT_URL`)
 //! reach moto as before, and every call is noted with the access key id that signed it (each
 //! function gets its own) and the IAM actions it needs. The least-privilege check compares that
-//! with what `template.yaml` grants each function.
+//! with what `template.yaml` grants each function; the cost benchmark prices the calls.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -18,6 +18,19 @@ pub struct RecordingAwsProxy {
     pub url: String,
     /// Access key id → the IAM actions its calls needed.
     actions: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>>,
+    calls: Arc<Mutex<Vec<RecordedCall>>>,
+}
+
+/// One call the proxy forwarded, as it went and came back.
+#[derive(Clone, Debug)]
+pub struct RecordedCall {
+    /// The access key id that signed it: whose call it was.
+    pub access_key: String,
+    /// `X-Amz-Target`, such as `DynamoDB_20120810.TransactWriteItems` or `AmazonSQS.SendMessage`.
+    pub target: String,
+    pub request: Bytes,
+    pub response: Bytes,
+    pub status: u16,
 }
 
 /// The IAM actions one call needs: `X-Amz-Target: DynamoDB_20120810.GetItem` is
@@ -57,7 +70,8 @@ fn access_key(authorization: &str) -> Option<String> {
 impl RecordingAwsProxy {
     pub async fn start(target: &str) -> RecordingAwsProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let proxy = RecordingAwsProxy { url: format!("http://{}", listener.local_addr().expect("proxy address")), actions: Arc::default() };
+        let proxy =
+            RecordingAwsProxy { url: format!("http://{}", listener.local_addr().expect("proxy address")), actions: Arc::default(), calls: Arc::default() };
         let target = target.trim_end_matches('/').to_owned();
         let client = reqwest::Client::new();
         let shared = proxy.clone();
@@ -81,10 +95,27 @@ impl RecordingAwsProxy {
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        if let Some(key) = access_key(&header("authorization")) {
+        let signer = access_key(&header("authorization"));
+        if let Some(key) = &signer {
             let needed = iam_actions(&header("x-amz-target"), &body);
-            self.actions.lock().expect("lock").entry(key).or_default().extend(needed);
+            self.actions.lock().expect("lock").entry(key.clone()).or_default().extend(needed);
         }
+        let answer = self.send(client, target, &parts, body.clone()).await;
+        let mut recorded = RecordedCall {
+            access_key: signer.unwrap_or_default(),
+            target: header("x-amz-target"),
+            request: body,
+            response: Bytes::new(),
+            status: answer.status().as_u16(),
+        };
+        let (head, answered) = answer.into_parts();
+        let answered = answered.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        recorded.response = answered.clone();
+        self.calls.lock().expect("lock").push(recorded);
+        hyper::Response::from_parts(head, Full::new(answered))
+    }
+
+    async fn send(&self, client: &reqwest::Client, target: &str, parts: &http::request::Parts, body: Bytes) -> hyper::Response<Full<Bytes>> {
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let mut forwarded = client.request(parts.method.clone(), format!("{target}{path}")).body(body.to_vec());
         for (name, value) in &parts.headers {
@@ -105,6 +136,11 @@ impl RecordingAwsProxy {
             }
             Err(error) => hyper::Response::builder().status(502).body(Full::new(Bytes::from(error.to_string()))).expect("response"),
         }
+    }
+
+    /// Every call forwarded so far, in order.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.calls.lock().expect("lock").clone()
     }
 
     /// The IAM actions the calls signed with `access_key` needed.

@@ -10,6 +10,7 @@ pub mod anvil;
 pub mod aws;
 pub mod aws_proxy;
 pub mod lambda_runtime;
+pub mod lambda_stack;
 pub mod raw_http;
 pub mod receiver;
 pub mod template;

@@ -1,5 +1,6 @@
 //! Port implementations: the real ones (AWS) and the embedded ones (local runs, unit tests).
 
+pub mod aws_http;
 pub mod dynamodb;
 pub mod embedded_store;
 pub mod eventbridge;

@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Tron's JSON-RPC refuses batches of more than 100 calls.
@@ -75,12 +75,43 @@ pub struct RpcChainReader {
     chain: Chain,
     /// The metrics' `Environment` dimension.
     environment: Environment,
-    client: RpcClient,
+    client: LazyRpcClient,
     options: RpcOptions,
     /// `scheme://host:port` of the endpoint: what errors may name.
     endpoint: String,
     /// Texts that must never appear in an error (the URL with its path, the header values).
     secrets: Vec<String>,
+}
+
+/// A reader's JSON-RPC client, built on its first request: building the HTTP client loads the
+/// system's root certificates (milliseconds each time), the watcher holds a reader per chain and
+/// environment, and a sweep or a scan asks only the chains it has work on. The URL and headers
+/// are checked when the reader is made, so a configuration fault still fails at start.
+struct LazyRpcClient {
+    url: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    timeout: Duration,
+    built: OnceLock<Result<RpcClient, String>>,
+}
+
+impl LazyRpcClient {
+    fn get(&self) -> Result<&RpcClient, String> {
+        self.built
+            .get_or_init(|| {
+                let http = reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout)
+                    .default_headers(self.headers.clone())
+                    .redirect(reqwest::redirect::Policy::none())
+                    // The endpoint is dialled directly: no proxy from the environment sees the API key.
+                    .no_proxy()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                Ok(ClientBuilder::default().http_with_client(http, self.url.clone()))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 impl std::fmt::Debug for RpcChainReader {
@@ -183,16 +214,7 @@ impl RpcChainReader {
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
 
-        let http = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .connect_timeout(options.request_timeout)
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            // The endpoint is dialled directly: no proxy from the environment sees the API key.
-            .no_proxy()
-            .build()
-            .map_err(|e| ChainError(format!("{chain}: cannot build the HTTP client: {e}")))?;
-        let client = ClientBuilder::default().http_with_client(http, url);
+        let client = LazyRpcClient { url, headers, timeout: options.request_timeout, built: OnceLock::new() };
         Ok(RpcChainReader { chain, environment: settings.environment, client, options, endpoint, secrets })
     }
 
@@ -292,7 +314,8 @@ impl RpcChainReader {
     }
 
     async fn attempt_unmetered(&self, chunk: &[PlannedCall], tx_hashes: &[TxHash]) -> Result<Vec<Answer>, AttemptError> {
-        let mut batch = self.client.new_batch();
+        let client = self.client.get().map_err(|e| AttemptError::new(format!("cannot build the HTTP client: {e}")))?;
+        let mut batch = client.new_batch();
         let mut waiters = Vec::with_capacity(chunk.len());
         for call in chunk {
             let waiter =
