@@ -29,6 +29,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Status for the few invalid_request cases that HTTP names more precisely (405, 413, 415).
     status_override: Option<StatusCode>,
+    /// The methods a 405 offers instead, for its `Allow` header (RFC 9110 requires one).
+    pub allow: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -48,7 +50,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     fn new(error_type: ErrorType, code: &'static str, message: impl Into<String>, param: Option<&str>) -> ApiError {
-        ApiError { error_type, code, message: message.into(), param: param.map(str::to_owned), status_override: None }
+        ApiError { error_type, code, message: message.into(), param: param.map(str::to_owned), status_override: None, allow: None }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -116,9 +118,12 @@ impl ApiError {
         error.status_override = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
         error
     }
-    pub fn method_not_allowed(method: &str, path: &str) -> ApiError {
-        let mut error = ApiError::new(ErrorType::InvalidRequest, "method_not_allowed", format!("{method} is not allowed on {path}."), None);
+    /// `allowed`: the methods the path has, named in the message and the `Allow` header.
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> ApiError {
+        let list = allowed.join(", ");
+        let mut error = ApiError::new(ErrorType::InvalidRequest, "method_not_allowed", format!("{method} is not allowed on {path}; it takes {list}."), None);
         error.status_override = Some(StatusCode::METHOD_NOT_ALLOWED);
+        error.allow = Some(list);
         error
     }
 

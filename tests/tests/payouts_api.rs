@@ -609,6 +609,10 @@ async fn unknown_routes_and_methods(h: Harness) {
     assert_eq!((missing.status, missing.error().0.as_str()), (404, "not_found"));
     let method = h.call(Method::DELETE, "/v1/payouts/po_e5f6a7b8c9d0e1f2a3b4c5d6", Some(&h.tenant.live), None).await;
     assert_eq!((method.status, method.error().1.as_str()), (405, "method_not_allowed"));
+    assert_eq!(method.header("allow"), Some("GET, PATCH"), "a 405 says what the path takes (RFC 9110)");
+    // An empty cursor is the first page, as a client with no cursor yet may send it.
+    let first = h.call(Method::GET, "/v1/payouts?cursor=", Some(&h.tenant.live), None).await;
+    assert_eq!(first.status, 200, "{}", first.json);
     let response = h.call(Method::GET, "/v1/payouts", Some(&h.tenant.live), None).await;
     assert!(response.header("request-id").is_some_and(|id| id.starts_with("req_")));
     // The health check needs no key, and says which version answers.

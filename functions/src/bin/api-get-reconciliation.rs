@@ -1,6 +1,5 @@
 //! Lambda: the reconciliation summary (see `payouts::http::routes::Route::GetReconciliation`).
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    payouts::runtime::run_api_route(payouts::http::routes::Route::GetReconciliation).await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::api_route_main(payouts::http::routes::Route::GetReconciliation)
 }

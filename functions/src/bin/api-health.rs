@@ -1,6 +1,5 @@
 //! Lambda: the unauthenticated health check (see `payouts::http::routes::Route::Health`).
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    payouts::runtime::run_api_route(payouts::http::routes::Route::Health).await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::api_route_main(payouts::http::routes::Route::Health)
 }

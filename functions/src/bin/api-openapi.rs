@@ -1,6 +1,5 @@
 //! Lambda: the OpenAPI document, served without auth at `GET /v1/openapi.json`.
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    payouts::runtime::run_api_route(payouts::http::routes::Route::OpenApi).await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::api_route_main(payouts::http::routes::Route::OpenApi)
 }

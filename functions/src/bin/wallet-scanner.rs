@@ -1,6 +1,5 @@
 //! Lambda: the source-wallet scanner (scheduled): transfers sent by verified source wallets.
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    payouts::runtime::run_wallet_scanner().await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::wallet_scanner_main()
 }

@@ -1,6 +1,5 @@
 //! Lambda: the chain-watcher's tx-queue consumer (checks payouts right after execute).
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    payouts::runtime::run_watcher_queue().await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::watcher_queue_main()
 }

@@ -1,6 +1,5 @@
 //! Lambda: the scheduled safety net for webhook retries (every pending delivery whose time has come).
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    payouts::runtime::run_webhook_due_sweep().await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::webhook_due_sweep_main()
 }

@@ -1,6 +1,5 @@
 //! Lambda: webhook retries from the retry queue (SQS, per-message delays).
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    payouts::runtime::run_webhook_retries().await
+fn main() -> Result<(), lambda_runtime::Error> {
+    payouts::runtime::webhook_retries_main()
 }

@@ -70,7 +70,11 @@ impl ApiResponse {
         let body = serde_json::to_vec(&error.body()).unwrap_or_else(|_| {
             br#"{"error":{"type":"internal_error","code":"internal_server_error","message":"An unexpected error occurred.","param":null}}"#.to_vec()
         });
-        ApiResponse::json(error.status(), body)
+        let mut response = ApiResponse::json(error.status(), body);
+        if let Some(allow) = &error.allow {
+            response.headers.push(("allow", allow.clone()));
+        }
+        response
     }
 }
 

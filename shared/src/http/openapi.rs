@@ -4,7 +4,10 @@ use crate::domain::endpoint::EndpointView;
 use crate::domain::payout::PayoutView;
 use crate::error::ErrorBody;
 use crate::service::pagination::ListBody;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::content::Content;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// `POST /v1/payouts` body.
@@ -291,13 +294,116 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The errors every operation shares, in the contract's error body, added where an operation
+/// does not describe them itself: SDK generators and fuzzers then know every status the API can
+/// answer. 400 (a parameter or body refused), 401 and 403 when the operation needs a key, 404
+/// on paths with an id, 409 on writes, 413 and 415 where there is a body, 429 and 500 always.
+struct SharedErrors;
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(ResponseBuilder::new().description(description).content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody")))).build())
+}
+
+impl Modify for SharedErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains('{');
+            for (writes, operation) in [(false, &mut item.get), (true, &mut item.post), (true, &mut item.patch), (true, &mut item.delete)] {
+                let Some(operation) = operation.as_mut() else { continue };
+                let public = operation.security.as_ref().is_some_and(|requirements| requirements.contains(&SecurityRequirement::default()));
+                let has_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+                };
+                add("400", "`invalid_request`: a parameter or the body is refused (`param` names it)");
+                if !public {
+                    add("401", "`authentication_error`: no API key, or one that is invalid or revoked");
+                    add("403", "`permission_error`: the organization's plan or the key's environment does not allow this");
+                }
+                if has_id {
+                    add(
+                        "404",
+                        "`not_found`: no such resource in this organization and environment (`payout_not_found`, …), or no such path (`route_not_found`)",
+                    );
+                }
+                if writes {
+                    add("409", "`conflict`: the resource's state does not allow it; `idempotency_conflict`: the Idempotency-Key was used for another request");
+                }
+                if has_body {
+                    add("413", "`invalid_request` / `body_too_large`: the body is over 64 KiB");
+                    add("415", "`invalid_request` / `unsupported_media_type`: the body is not `application/json`");
+                }
+                add("429", "`rate_limited`: too many requests; retry after a pause");
+                add("500", "`internal_error` / `internal_server_error`: an unexpected error; the request id identifies it");
+            }
+        }
+    }
+}
+
+/// Links from the operations that create or list a resource to those that take its id, so a
+/// client (or a stateful fuzzer) can follow them: OpenAPI's `links`.
+struct ResourceLinks;
+
+/// One link: from `method path` answering `status`, to `targets`, their `parameter` taken from
+/// the response at `value` (a runtime expression).
+struct LinkSpec {
+    path: &'static str,
+    method: &'static str,
+    status: &'static str,
+    targets: &'static [&'static str],
+    parameter: &'static str,
+    value: &'static str,
+}
+
+const LINKS: [LinkSpec; 4] = [
+    LinkSpec {
+        path: "/v1/payouts",
+        method: "post",
+        status: "201",
+        targets: &["getPayoutIntent", "updatePayoutIntent", "executePayoutIntent"],
+        parameter: "id",
+        value: "$response.body#/id",
+    },
+    LinkSpec {
+        path: "/v1/payouts/wallets",
+        method: "post",
+        status: "201",
+        targets: &["getSourceWallet", "deleteSourceWallet", "verifySourceWallet"],
+        parameter: "wallet_id",
+        value: "$response.body#/id",
+    },
+    LinkSpec {
+        path: "/v1/webhooks",
+        method: "post",
+        status: "201",
+        targets: &["getWebhookEndpoint", "deleteWebhookEndpoint", "listWebhookDeliveries"],
+        parameter: "webhook_id",
+        value: "$response.body#/webhook_id",
+    },
+    LinkSpec { path: "/v1/events", method: "get", status: "200", targets: &["getEvent"], parameter: "event_id", value: "$response.body#/data/0/event_id" },
+];
+
+impl Modify for ResourceLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for link in &LINKS {
+            let Some(item) = openapi.paths.paths.get_mut(link.path) else { continue };
+            let operation = if link.method == "post" { item.post.as_mut() } else { item.get.as_mut() };
+            let Some(RefOr::T(response)) = operation.and_then(|operation| operation.responses.responses.get_mut(link.status)) else { continue };
+            for target in link.targets {
+                response.links.insert((*target).to_owned(), RefOr::T(LinkBuilder::new().operation_id(*target).parameter(link.parameter, link.value).build()));
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
     paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, health, openapi),
     components(schemas(ExportFormat)),
     security(("BearerAuth" = [])),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &SharedErrors, &ResourceLinks)
 )]
 struct ApiDoc;
 
@@ -306,7 +412,28 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 pub fn document_json() -> String {
-    document().to_json().unwrap_or_else(|_| "{}".to_owned())
+    let Ok(mut document) = serde_json::to_value(document()) else { return "{}".to_owned() };
+    name_link_fields_as_openapi_does(&mut document);
+    serde_json::to_string(&document).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// utoipa 5 writes a Link object's fields in snake case (`operation_id`); OpenAPI spells them
+/// `operationId` and `operationRef`, and SDK generators and validators read only those.
+fn name_link_fields_as_openapi_does(document: &mut serde_json::Value) {
+    let paths = document.get_mut("paths").and_then(|paths| paths.as_object_mut());
+    let operations = paths.into_iter().flat_map(|paths| paths.values_mut()).filter_map(|item| item.as_object_mut());
+    for operation in operations.flat_map(|item| item.values_mut()) {
+        let responses = operation.get_mut("responses").and_then(|responses| responses.as_object_mut());
+        let responses = responses.into_iter().flat_map(|responses| responses.values_mut());
+        for link in responses.filter_map(|response| response.get_mut("links")).filter_map(|links| links.as_object_mut()).flat_map(|links| links.values_mut()) {
+            let Some(link) = link.as_object_mut() else { continue };
+            for (snake, camel) in [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")] {
+                if let Some(value) = link.remove(snake) {
+                    link.insert(camel.to_owned(), value);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -329,5 +456,35 @@ mod tests {
             };
             assert!(operation.is_some(), "{method} {path} missing from the OpenAPI document");
         }
+    }
+
+    #[test]
+    fn every_operation_documents_the_errors_it_can_answer_and_creates_link_onwards() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap_or_default();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let responses = &operation["responses"];
+                let public = path == "/v1/health" || path == "/v1/openapi.json";
+                let mut expected = vec!["400", "429", "500"];
+                if !public {
+                    expected.extend(["401", "403"]);
+                }
+                if path.contains('{') {
+                    expected.push("404");
+                }
+                if method != "get" {
+                    expected.push("409");
+                }
+                for status in expected {
+                    assert!(responses[status].is_object(), "{method} {path} does not document {status}");
+                    if status != "200" {
+                        assert!(responses[status]["content"]["application/json"]["schema"]["$ref"].as_str().is_some_and(|r| r.ends_with("/ErrorBody")));
+                    }
+                }
+            }
+        }
+        let created = &doc["paths"]["/v1/payouts"]["post"]["responses"]["201"]["links"];
+        assert_eq!(created["executePayoutIntent"]["parameters"]["id"], "$response.body#/id");
+        assert_eq!(created["executePayoutIntent"]["operationId"], "executePayoutIntent");
     }
 }

@@ -176,12 +176,15 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
     let Some(fewest_params) = matching.iter().map(|(_, params)| params.len()).min() else {
         return Err(ApiError::route_not_found(method.as_str(), path));
     };
-    matching
-        .into_iter()
-        .filter(|(_, params)| params.len() == fewest_params)
-        .find(|(route, _)| route.spec().0 == *method)
-        .map(|(route, params)| RouteMatch { route, params })
-        .ok_or_else(|| ApiError::method_not_allowed(method.as_str(), path))
+    let mut owners: Vec<(Route, Vec<String>)> = matching.into_iter().filter(|(_, params)| params.len() == fewest_params).collect();
+    let allowed: Vec<String> = owners.iter().map(|(route, _)| route.spec().0.to_string()).collect();
+    match owners.iter().position(|(route, _)| route.spec().0 == *method) {
+        Some(index) => {
+            let (route, params) = owners.swap_remove(index);
+            Ok(RouteMatch { route, params })
+        }
+        None => Err(ApiError::method_not_allowed(method.as_str(), path, &allowed.iter().map(String::as_str).collect::<Vec<_>>())),
+    }
 }
 
 /// The `Idempotency-Key` of a request that honours one. A key that is not visible ASCII is a
@@ -304,5 +307,16 @@ mod tests {
         assert_eq!(match_route(&Method::GET, "/v1/payouts/reconciliation").ok().map(|m| m.route), Some(Route::GetReconciliation));
         assert_eq!(match_route(&Method::GET, "/v1/payouts/reconciliation/items").ok().map(|m| m.route), Some(Route::ListReconciliationItems));
         assert_eq!(match_route(&Method::POST, "/v1/payouts/reconciliation").err().map(|e| e.code), Some("method_not_allowed"));
+    }
+
+    #[test]
+    fn a_405_names_the_methods_the_path_takes() {
+        let allow = |method: Method, path: &str| match_route(&method, path).err().and_then(|e| e.allow);
+        assert_eq!(allow(Method::PUT, "/v1/payouts"), Some("POST, GET".to_owned()));
+        assert_eq!(allow(Method::TRACE, "/v1/payouts/po_1"), Some("GET, PATCH".to_owned()));
+        assert_eq!(allow(Method::DELETE, "/v1/payouts/wallets"), Some("POST, GET".to_owned()));
+        assert_eq!(allow(Method::GET, "/v1/payouts/po_1/execute"), Some("POST".to_owned()));
+        let error = match_route(&Method::PUT, "/v1/account").err().map(|e| e.message);
+        assert_eq!(error.as_deref(), Some("PUT is not allowed on /v1/account; it takes GET."));
     }
 }

@@ -104,6 +104,12 @@ impl<'a> ListParams<'a> {
         Ok(ListParams { params, limit: DEFAULT_LIMIT })
     }
 
+    /// The `cursor`; an empty one (`?cursor=`, as a client with no cursor yet may send) is the
+    /// first page.
+    pub fn cursor(&self) -> Option<&'a str> {
+        self.get("cursor").filter(|cursor| !cursor.is_empty())
+    }
+
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
@@ -123,7 +129,7 @@ pub async fn list_page<R: DeserializeOwned, V>(
     params: &ListParams<'_>,
     view: impl Fn(R) -> Option<V>,
 ) -> Result<ListBody<V>, ApiError> {
-    let page = fetch_page(store, query, params.get("cursor"), params.limit).await?;
+    let page = fetch_page(store, query, params.cursor(), params.limit).await?;
     let mut data = Vec::with_capacity(page.items.len());
     for item in &page.items {
         data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));

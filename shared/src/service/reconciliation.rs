@@ -340,7 +340,7 @@ pub async fn items(app: &App, secret: &ApiKeySecret, params: &[(String, String)]
     };
     if csv {
         let mut writer = CsvWriter::new(&ITEM_COLUMNS);
-        let mut page_query = IndexQuery { after: params.get("cursor").map(|c| decode_cursor(&query, c)).transpose()?, limit: PAGE, ..query };
+        let mut page_query = IndexQuery { after: params.cursor().map(|c| decode_cursor(&query, c)).transpose()?, limit: PAGE, ..query };
         loop {
             let (found, next) = items_in_page(app.store.as_ref(), &page_query, category, &filters, now).await.map_err(ApiError::internal)?;
             for item in with_suggestions(found.into_iter().map(|(item, _)| item).collect(), &candidates) {
@@ -353,7 +353,7 @@ pub async fn items(app: &App, secret: &ApiKeySecret, params: &[(String, String)]
         }
         return Ok(Reply::csv(writer.finish(), &format!("reconciliation-{category}.csv")));
     }
-    let after = params.get("cursor").map(|c| decode_cursor(&query, c)).transpose()?;
+    let after = params.cursor().map(|c| decode_cursor(&query, c)).transpose()?;
     let (items, more_after) = items_page(app.store.as_ref(), &query, after, params.limit, (category, &filters, now)).await.map_err(ApiError::internal)?;
     let has_more = more_after.is_some();
     let next_cursor = more_after.map(|position| encode_cursor(&query, &position));

@@ -86,7 +86,7 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)],
     if csv {
         // Every page of the filter, in one document.
         let mut writer = CsvWriter::new(&COLUMNS);
-        let mut page_query = IndexQuery { after: params.get("cursor").map(|c| decode_cursor(&query, c)).transpose()?, ..query };
+        let mut page_query = IndexQuery { after: params.cursor().map(|c| decode_cursor(&query, c)).transpose()?, ..query };
         loop {
             let page = app.store.query(&page_query).await.map_err(ApiError::internal)?;
             for item in &page {
