@@ -441,4 +441,7 @@ async fn reconciliation_is_enterprise_in_live_and_never_shows_another_orgs_items
         assert_eq!(refused.status, 400, "{path}: {}", refused.json);
         assert_eq!(refused.error().2.as_deref(), Some(param), "{path}: {}", refused.json);
     }
+    // `from` inclusive, `to` exclusive: the same instant is an empty window, not an error.
+    let empty = get_ok(&rig, &key, "/v1/payouts/reconciliation?from=2026-06-01T00:00:00Z&to=2026-06-01T00:00:00Z").await;
+    assert_eq!((empty["matched"]["count"].clone(), empty["unexpected_settlements"]["count"].clone()), (json!(0), json!(0)), "{empty}");
 }

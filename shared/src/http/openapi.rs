@@ -54,7 +54,7 @@ pub struct ExecutePayoutRequest {
 }
 
 #[utoipa::path(post, path = "/v1/payouts", tag = "Payouts", operation_id = "createPayoutIntent",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
     request_body = CreatePayoutRequest,
     responses((status = 201, body = PayoutView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -67,7 +67,7 @@ fn create_payout() {}
         ("due_date_after" = Option<String>, Query, format = DateTime),
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("token" = Option<crate::domain::chain::Token>, Query),
-        ("cursor" = Option<String>, Query),
+        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<PayoutView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -76,10 +76,10 @@ fn list_payouts() {}
 #[utoipa::path(get, path = "/v1/payouts/settlements", tag = "Payouts", operation_id = "listSettlements",
     description = "Newest first. With `Accept: text/csv` or `format=csv`, every settlement of the filter as one RFC 4180 CSV document (columns: id, payout_intent_id, environment, chain, token, tx_hash, log_index, from_address, to_address, amount, amount_atomic, source_wallet_id, block_number, block_hash, block_time, confirmations, confirmed_at, detected_at, created_at; `limit` does not apply).",
     params(
-        ("payout_intent_id" = Option<String>, Query),
+        ("payout_intent_id" = Option<String>, Query, pattern = r"^po_[0-9a-f]{24}$"),
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("format" = Option<ExportFormat>, Query, description = "`csv`: the whole list as CSV"),
-        ("cursor" = Option<String>, Query),
+        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of settlements, or the CSV export", content((ListBody<crate::domain::settlement::SettlementView> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -114,7 +114,7 @@ fn get_reconciliation() {}
         ("from" = Option<String>, Query, format = DateTime),
         ("to" = Option<String>, Query, format = DateTime),
         ("format" = Option<ExportFormat>, Query, description = "`csv`: the whole list as CSV"),
-        ("cursor" = Option<String>, Query),
+        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of items, or the CSV export", content((ListBody<crate::service::reconciliation::ItemView> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -134,7 +134,7 @@ fn get_payout() {}
 fn update_payout() {}
 
 #[utoipa::path(post, path = "/v1/payouts/{id}/execute", tag = "Payouts", operation_id = "executePayoutIntent",
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
     request_body = ExecutePayoutRequest,
     responses((status = 200, body = PayoutView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -167,7 +167,7 @@ pub struct VerifyWalletRequest {
 }
 
 #[utoipa::path(post, path = "/v1/payouts/wallets", tag = "Payouts", operation_id = "createSourceWallet",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
     request_body = CreateWalletRequest,
     responses((status = 201, body = crate::domain::wallet::WalletView, description = "Registered, `pending_verification` (or `verified` with sandbox `skip_proof`)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -177,7 +177,7 @@ fn create_wallet() {}
     params(
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("status" = Option<crate::domain::wallet::WalletStatus>, Query),
-        ("cursor" = Option<String>, Query),
+        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::wallet::WalletView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -217,14 +217,14 @@ pub struct CreateWebhookRequest {
 }
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "Webhooks", operation_id = "createWebhookEndpoint",
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
     request_body = CreateWebhookRequest,
     responses((status = 201, body = EndpointView, description = "Created; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn create_webhook() {}
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "Webhooks", operation_id = "listWebhookEndpoints",
-    params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<EndpointView>), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_webhooks() {}
@@ -242,7 +242,7 @@ fn get_webhook() {}
 fn delete_webhook() {}
 
 #[utoipa::path(get, path = "/v1/webhooks/{webhook_id}/deliveries", tag = "Webhooks", operation_id = "listWebhookDeliveries",
-    params(("webhook_id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("webhook_id" = String, Path), ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::endpoint::DeliveryView>), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_deliveries() {}
@@ -254,7 +254,7 @@ fn list_deliveries() {}
 fn retry_delivery() {}
 
 #[utoipa::path(get, path = "/v1/events", tag = "Events", operation_id = "listEvents",
-    params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::event::EventView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_events() {}
@@ -297,7 +297,8 @@ impl Modify for BearerAuth {
 /// The errors every operation shares, in the contract's error body, added where an operation
 /// does not describe them itself: SDK generators and fuzzers then know every status the API can
 /// answer. 400 (a parameter or body refused), 401 and 403 when the operation needs a key, 404
-/// on paths with an id, 409 on writes, 413 and 415 where there is a body, 429 and 500 always.
+/// on paths with an id, 409 on writes, 413 and 415 where there is a body, 429 (API Gateway's
+/// throttling, its own body) and 500 always.
 struct SharedErrors;
 
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -334,8 +335,11 @@ impl Modify for SharedErrors {
                     add("413", "`invalid_request` / `body_too_large`: the body is over 64 KiB");
                     add("415", "`invalid_request` / `unsupported_media_type`: the body is not `application/json`");
                 }
-                add("429", "`rate_limited`: too many requests; retry after a pause");
                 add("500", "`internal_error` / `internal_server_error`: an unexpected error; the request id identifies it");
+                // API Gateway's stage throttling answers these itself, with its own body.
+                responses.entry("429".to_owned()).or_insert_with(|| {
+                    RefOr::T(ResponseBuilder::new().description("Too many requests: API Gateway's throttling answers, with its own body (`{\"message\":\"Too Many Requests\"}`); retry after a pause").build())
+                });
             }
         }
     }
@@ -477,7 +481,7 @@ mod tests {
                 }
                 for status in expected {
                     assert!(responses[status].is_object(), "{method} {path} does not document {status}");
-                    if status != "200" {
+                    if status != "429" {
                         assert!(responses[status]["content"]["application/json"]["schema"]["$ref"].as_str().is_some_and(|r| r.ends_with("/ErrorBody")));
                     }
                 }

@@ -289,10 +289,11 @@ fn parse_filters(params: &ListParams<'_>) -> Result<Filters, ApiError> {
         from: time("from")?,
         to: time("to")?,
     };
+    // `from` is inclusive and `to` exclusive: equal, they are an empty window (all zeros).
     if let (Some(from), Some(to)) = (filters.from, filters.to)
-        && from >= to
+        && from > to
     {
-        return Err(ApiError::invalid_parameter("to", "to must be later than from."));
+        return Err(ApiError::invalid_parameter("to", "to must not be earlier than from."));
     }
     Ok(filters)
 }
