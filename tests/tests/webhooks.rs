@@ -218,6 +218,15 @@ async fn endpoints_api_validates_and_scopes() {
         let response = post(body.clone()).await;
         assert_eq!((response.status, response.error().1.as_str(), response.error().2.as_deref()), (400, code, Some(param)), "{body}");
     }
+    // Messages read as sentences and say what would be accepted.
+    let refused = post(json!({"url": "ftp://example.com/h", "events": ["payout.settled"]})).await;
+    assert_eq!(refused.json["error"]["message"], "The URL must use https.", "{}", refused.json);
+    let refused = post(json!({"url": "http://example.com/h", "events": ["payout.settled"]})).await;
+    assert_eq!(refused.json["error"]["message"], "Live endpoints must use https.", "{}", refused.json);
+    let refused = h.call(Method::GET, "/v1/events?type=checkout.completed", Some(key), None).await;
+    let message = refused.json["error"]["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("Unknown event type \"checkout.completed\": use one of payout.created, "), "{message}");
+    assert!(message.contains("payout.settled") && message.ends_with("settlement.unexpected."), "{message}");
     let created = post(json!({"url": "https://example.com/h", "events": ["payout.settled", "payout.failed", "payout.settled"]})).await;
     assert_eq!(created.status, 201);
     assert!(created.json["webhook_id"].as_str().unwrap().starts_with("we_"));

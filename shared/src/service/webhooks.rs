@@ -48,10 +48,8 @@ pub fn parse_event_types(body: &JsonObject) -> Result<Vec<EventType>, ApiError> 
     }
     let mut types = Vec::new();
     for name in names {
-        let event_type = EventType::parse(&name).ok_or_else(|| {
-            let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-            ApiError::invalid_field("events", format!("Unknown event type {name:?}: use any of {}.", known.join(", ")))
-        })?;
+        let event_type = EventType::parse(&name)
+            .ok_or_else(|| ApiError::invalid_field("events", format!("Unknown event type {name:?}: use any of {}.", event_type_names())))?;
         if !types.contains(&event_type) {
             types.push(event_type);
         }
@@ -68,7 +66,7 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     let guard = IdempotencyGuard::from_header(&principal, idempotency_key, "POST /v1/webhooks", &body.fingerprint())?;
     body.deny_unknown(&["url", "events", "description"])?;
     let url_text = body.required_string("url")?;
-    let url = validate_endpoint_url(&url_text, principal.environment).map_err(|reason| ApiError::invalid_field("url", format!("The url {reason}.")))?;
+    let url = validate_endpoint_url(&url_text, principal.environment).map_err(|reason| ApiError::invalid_field("url", sentence(&reason)))?;
     let events = parse_event_types(&body)?;
     let description = body.nullable_string("description")?.flatten();
     if let Some(description) = &description {
@@ -170,13 +168,28 @@ fn event_not_found(id: &str) -> ApiError {
     ApiError::not_found("event_not_found", "event", id, "event_id")
 }
 
+/// Every event type's name, for the errors that refuse an unknown one.
+fn event_type_names() -> String {
+    EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A reason such as "the URL must use https" as the sentence an error message is.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
 pub async fn list_events(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let (principal, _) = authenticate(app, secret, &[]).await?;
     let params = ListParams::parse(params, &["type"])?;
     let (index, pk) = match params.get("type") {
         None => (IndexName::Gsi1, records::events_of(&principal.org_id, principal.environment)),
         Some(text) => {
-            let event_type = EventType::parse(text).ok_or_else(|| ApiError::invalid_parameter("type", format!("Unknown event type {text:?}.")))?;
+            let event_type = EventType::parse(text)
+                .ok_or_else(|| ApiError::invalid_parameter("type", format!("Unknown event type {text:?}: use one of {}.", event_type_names())))?;
             (IndexName::Gsi2, records::events_of_type(&principal.org_id, principal.environment, event_type))
         }
     };
