@@ -1,4 +1,8 @@
 //! The OpenAPI 3 document, generated from the code's own types, served at `GET /v1/openapi.json`.
+//!
+//! The request-body types below carry `#[serde(deny_unknown_fields)]` for the schema derive,
+//! which writes it as `additionalProperties: false`: the handlers refuse unknown fields
+//! (`unknown_field`).
 
 use crate::domain::endpoint::EndpointView;
 use crate::domain::payout::PayoutView;
@@ -11,7 +15,8 @@ use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// `POST /v1/payouts` body.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreatePayoutRequest {
     /// tron: base58check `T…`; arbitrum/base: `0x…` (EIP-55 checksum enforced when mixed case).
@@ -33,7 +38,8 @@ pub struct CreatePayoutRequest {
 }
 
 /// `PATCH /v1/payouts/{id}` body: a status change and/or draft edits.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UpdatePayoutRequest {
     /// `approved` or `canceled` from draft; `pending_execution` from approved.
@@ -46,7 +52,8 @@ pub struct UpdatePayoutRequest {
 }
 
 /// `POST /v1/payouts/{id}/execute` body.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ExecutePayoutRequest {
     /// 64 hex characters, with or without `0x`; stored lowercase (`0x…` on EVM chains, bare on tron).
@@ -141,7 +148,8 @@ fn update_payout() {}
 fn execute_payout() {}
 
 /// `POST /v1/payouts/wallets` body: a wallet the organization pays from.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreateWalletRequest {
     chain: crate::domain::chain::Chain,
@@ -156,7 +164,8 @@ pub struct CreateWalletRequest {
 }
 
 /// `POST /v1/payouts/wallets/{wallet_id}/verify` body.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct VerifyWalletRequest {
     /// `0x` + hex: the EIP-191 `personal_sign` signature of `challenge` (EVM account), tron's
@@ -203,7 +212,8 @@ fn delete_wallet() {}
 fn verify_wallet() {}
 
 /// `POST /v1/webhooks` body.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreateWebhookRequest {
     /// `https://…` in live; sandbox may use `http://` (local development).
@@ -486,6 +496,11 @@ mod tests {
                     }
                 }
             }
+        }
+        for request in
+            ["CreatePayoutRequest", "UpdatePayoutRequest", "ExecutePayoutRequest", "CreateWalletRequest", "VerifyWalletRequest", "CreateWebhookRequest"]
+        {
+            assert_eq!(doc["components"]["schemas"][request]["additionalProperties"], false, "{request} refuses unknown fields, as the handler does");
         }
         let created = &doc["paths"]["/v1/payouts"]["post"]["responses"]["201"]["links"];
         assert_eq!(created["executePayoutIntent"]["parameters"]["id"], "$response.body#/id");
