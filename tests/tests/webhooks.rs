@@ -391,3 +391,29 @@ async fn kms_data_keys_are_bound_to_their_context() {
     let other = KeyContext { name: "webhook_id", value: "we_2".into() };
     assert!(matches!(keys.unwrap(&data_key.wrapped, &other).await, Err(KeyError::Invalid(_))), "another endpoint's context");
 }
+
+/// A retry that writes the same body differently (spacing, key order, escapes, inside the
+/// `events` array too) replays the first answer; a body that differs inside conflicts; a key
+/// twice inside a nested value is refused.
+#[tokio::test]
+async fn an_idempotent_retry_is_recognised_at_every_depth() {
+    let h = Harness::embedded().await;
+    let key = &h.tenant.sandbox;
+    let create = |body: &'static str| {
+        let h = &h;
+        async move { h.call_with(Method::POST, "/v1/webhooks", Some(key), Some(body), &[("idempotency-key", "hook-depth-1")]).await }
+    };
+    let first = create(r#"{"url": "https://example.com/h", "events": ["payout.settled", "payout.failed"]}"#).await;
+    assert_eq!(first.status, 201, "{}", first.json);
+    let again = create("{ \"events\" : [ \"payout.settled\",\n \"payout.\\u0066ailed\" ], \"url\":\"https://example.com/h\" }").await;
+    assert_eq!((again.status, again.json["webhook_id"].clone()), (201, first.json["webhook_id"].clone()), "{}", again.json);
+    let other = create(r#"{"url": "https://example.com/h", "events": ["payout.failed", "payout.settled"]}"#).await;
+    assert_eq!((other.status, other.error().1.as_str()), (409, "idempotency_key_reused"), "{}", other.json);
+    let listed = h.call(Method::GET, "/v1/webhooks", Some(key), None).await;
+    assert_eq!(listed.json["data"].as_array().map(Vec::len), Some(1), "one endpoint made");
+
+    let twice = h
+        .call(Method::POST, "/v1/webhooks", Some(key), Some(r#"{"url": "https://example.com/h", "events": ["payout.settled"], "metadata": {"a": 1, "a": 2}}"#))
+        .await;
+    assert_eq!((twice.status, twice.error().1.as_str()), (400, "invalid_json"), "{}", twice.json);
+}

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 pub struct JsonObject {
     fields: BTreeMap<String, Box<RawValue>>,
+    /// [`JsonObject::fingerprint`], computed while parsing.
+    fingerprint: String,
 }
 
 /// A JSON object's members in document order, duplicates kept (a map would keep only the last).
@@ -62,7 +64,17 @@ impl JsonObject {
                 return Err(ApiError::duplicate_field(&name));
             }
         }
-        Ok(JsonObject { fields })
+        let mut digest = Sha256::new();
+        let mut canonical = String::new();
+        for (name, raw) in &fields {
+            canonical.clear();
+            write_canonical(raw, name, &mut canonical)?;
+            digest.update(name.as_bytes());
+            digest.update([0]);
+            digest.update(canonical.as_bytes());
+            digest.update([0]);
+        }
+        Ok(JsonObject { fields, fingerprint: hex::encode(digest.finalize()) })
     }
 
     /// Refuses any field not in `allowed`, naming the first one.
@@ -130,18 +142,61 @@ impl JsonObject {
         self.fields.get(name).map(|raw| kind(raw))
     }
 
-    /// A stable digest of the body's meaning: field order and whitespace between fields do not
-    /// change it. Used to tell an idempotent retry from a different request under the same key.
+    /// A stable digest of the body's meaning: key order and whitespace, at every depth, and how
+    /// a string is escaped do not change it; any value does. Used to tell an idempotent retry
+    /// from a different request under the same key.
     pub fn fingerprint(&self) -> String {
-        let mut digest = Sha256::new();
-        for (name, raw) in &self.fields {
-            digest.update(name.as_bytes());
-            digest.update([0]);
-            digest.update(raw.get().trim().as_bytes());
-            digest.update([0]);
-        }
-        hex::encode(digest.finalize())
+        self.fingerprint.clone()
     }
+}
+
+/// Appends `raw` written canonically: object members sorted by name, no whitespace, strings
+/// escaped one way; numbers, booleans and null as written (a number's text is what is parsed,
+/// exactly, so `1.0` and `1` stay different). A key given twice in a nested object is refused
+/// (`invalid_json`), as at the top (`duplicate_field`): a map would keep only the last one.
+/// `path` names the value in the error (`events[0].kind`).
+fn write_canonical(raw: &RawValue, path: &str, out: &mut String) -> Result<(), ApiError> {
+    let text = raw.get().trim();
+    let malformed = |e: serde_json::Error| ApiError::invalid_json(format!("The request body is not valid JSON: {e}."));
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let entries: Entries = serde_json::from_str(text).map_err(malformed)?;
+            let mut members: BTreeMap<String, Box<RawValue>> = BTreeMap::new();
+            for (name, value) in entries.0 {
+                if members.contains_key(&name) {
+                    return Err(ApiError::invalid_json(format!("The key {name:?} appears more than once in '{path}'.")));
+                }
+                members.insert(name, value);
+            }
+            out.push('{');
+            for (index, (name, value)) in members.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(name).map_err(malformed)?);
+                out.push(':');
+                write_canonical(value, &format!("{path}.{name}"), out)?;
+            }
+            out.push('}');
+        }
+        Some(b'[') => {
+            let items: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(malformed)?;
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, &format!("{path}[{index}]"), out)?;
+            }
+            out.push(']');
+        }
+        Some(b'"') => {
+            let value: String = serde_json::from_str(text).map_err(malformed)?;
+            out.push_str(&serde_json::to_string(&value).map_err(malformed)?);
+        }
+        _ => out.push_str(text),
+    }
+    Ok(())
 }
 
 /// A text field's length limit in characters (not bytes), with a clear error.
@@ -184,5 +239,24 @@ mod tests {
         let c = JsonObject::parse(br#"{"a": 2, "b": "x"}"#).map(|o| o.fingerprint()).unwrap_or_default();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn fingerprint_is_canonical_at_every_depth() {
+        let fingerprint = |body: &str| JsonObject::parse(body.as_bytes()).map(|o| o.fingerprint()).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let a = fingerprint(r#"{"events": ["payout.settled", "payout.failed"], "meta": {"x": 1, "y": {"z": "\u0041"}}}"#);
+        let b = fingerprint("{\"meta\":{ \"y\" : {\"z\":\"A\"},\n \"x\":1},\"events\":[ \"payout.settled\" ,\"payout.failed\" ]}");
+        assert_eq!(a, b, "key order, whitespace and escapes inside do not count");
+        assert_ne!(a, fingerprint(r#"{"events": ["payout.failed", "payout.settled"], "meta": {"x": 1, "y": {"z": "A"}}}"#), "array order counts");
+        assert_ne!(a, fingerprint(r#"{"events": ["payout.settled", "payout.failed"], "meta": {"x": 1.0, "y": {"z": "A"}}}"#), "a number's text counts");
+    }
+
+    #[test]
+    fn a_key_twice_anywhere_is_refused() {
+        let nested = JsonObject::parse(br#"{"meta": {"a": 1, "b": [{"k": 1, "k": 2}]}}"#).err();
+        assert_eq!(nested.as_ref().map(|e| e.code), Some("invalid_json"));
+        assert_eq!(nested.map(|e| e.message).as_deref(), Some("The key \"k\" appears more than once in 'meta.b[0]'."));
+        let top = JsonObject::parse(br#"{"amount": 1, "amount": 100000}"#).err().map(|e| (e.code, e.param));
+        assert_eq!(top, Some(("duplicate_field", Some("amount".to_owned()))), "the top level keeps its own code");
     }
 }
