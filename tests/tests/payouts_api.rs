@@ -226,6 +226,15 @@ async fn authentication_and_plans(h: Harness) {
     let free = h.tenant(Plan::Free).await;
     assert_eq!(h.call(Method::POST, "/v1/payouts", Some(&free.sandbox), Some(&body)).await.status, 201);
 
+    // Events are gated like the resources they carry.
+    let refused = h.call(Method::GET, "/v1/events", Some(&free.live), None).await;
+    assert_eq!((refused.status, refused.error().1.as_str()), (403, "plan_upgrade_required"), "{}", refused.json);
+    assert_eq!(h.call(Method::GET, "/v1/events", Some(&free.sandbox), None).await.status, 200);
+    let scale = h.tenant(Plan::Scale).await;
+    assert_eq!(h.call(Method::GET, "/v1/events?type=payout.settled", Some(&scale.live), None).await.status, 200);
+    let refused = h.call(Method::GET, "/v1/events?type=reconciliation.discrepancy", Some(&scale.live), None).await;
+    assert_eq!((refused.status, refused.error().1.as_str()), (403, "plan_upgrade_required"), "reconciliation events need what reconciliation needs");
+
     // Upgrading the plan takes effect for existing keys.
     payouts::service::admin::set_plan(&h.app, &growth.org, Plan::Scale).await.unwrap();
     assert_eq!(h.call(Method::POST, "/v1/payouts", Some(&growth.live), Some(&body)).await.status, 201);

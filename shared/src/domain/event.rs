@@ -3,6 +3,7 @@
 
 use super::chain::Environment;
 use super::ids::{EventId, OrgId};
+use super::org::Feature;
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -36,6 +37,24 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// The plan feature of the resource the event carries: reading the event needs what reading
+    /// that resource needs (a reconciliation item; otherwise a payout intent or a settlement).
+    pub fn feature(self) -> Feature {
+        match self {
+            EventType::ReconciliationDiscrepancy => Feature::Reconciliation,
+            EventType::PayoutCreated
+            | EventType::PayoutUpdated
+            | EventType::PayoutApproved
+            | EventType::PayoutPendingExecution
+            | EventType::PayoutCanceled
+            | EventType::PayoutExecuted
+            | EventType::PayoutVerifying
+            | EventType::PayoutSettled
+            | EventType::PayoutFailed
+            | EventType::SettlementUnexpected => Feature::Payouts,
+        }
+    }
+
     pub const ALL: [EventType; 11] = [
         EventType::PayoutCreated,
         EventType::PayoutUpdated,

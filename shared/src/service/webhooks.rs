@@ -184,17 +184,23 @@ fn sentence(reason: &str) -> String {
 
 pub async fn list_events(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let (principal, _) = authenticate(app, secret, &[]).await?;
+    // Events are gated like the resources they carry: every list needs the payouts feature; a
+    // list of one type needs that type's; an unfiltered list leaves out the types the plan
+    // cannot read.
+    principal.require(Feature::Payouts)?;
     let params = ListParams::parse(params, &["type"])?;
     let (index, pk) = match params.get("type") {
         None => (IndexName::Gsi1, records::events_of(&principal.org_id, principal.environment)),
         Some(text) => {
             let event_type = EventType::parse(text)
                 .ok_or_else(|| ApiError::invalid_parameter("type", format!("Unknown event type {text:?}: use one of {}.", event_type_names())))?;
+            principal.require(event_type.feature())?;
             (IndexName::Gsi2, records::events_of_type(&principal.org_id, principal.environment, event_type))
         }
     };
     let query = IndexQuery::partition(index, pk, true, app.now().timestamp());
-    let list = list_page(app.store.as_ref(), query, &params, |event: Event| Some(event.view())).await?;
+    let readable = |event: &Event| principal.require(event.event_type.feature()).is_ok();
+    let list = list_page(app.store.as_ref(), query, &params, |event: Event| readable(&event).then(|| event.view())).await?;
     Reply::json(200, &list)
 }
 
@@ -209,5 +215,6 @@ pub async fn get_event(app: &App, secret: &ApiKeySecret, id_text: &str) -> Resul
     if !principal.owns(&event.org_id, event.environment) {
         return Err(event_not_found(id_text));
     }
+    principal.require(event.event_type.feature())?;
     Reply::json(200, &event.view())
 }
