@@ -17,7 +17,6 @@ use payouts_tests::lambda_runtime::{FunctionProcess, Outcome};
 use payouts_tests::lambda_stack::{Deployment, INVOKE_TIMEOUT, STACK, Stack, access_key_of, deploy, profile_dir, queue_arn, sqs_batch};
 use payouts_tests::receiver::{Answer, Receiver};
 use payouts_tests::template::{Resolver, Template};
-use payouts_tests::wallets;
 use payouts_tests::watch::{BASE_CONFIRMATIONS, RigConfig, StoreKind, WatchRig, amount_text, lambda_fixture};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -165,15 +164,8 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
     assert_eq!((status, got["url"].clone()), (200, json!(good.url)), "{got}");
 
     // -- the source wallet, proven --------------------------------------------------------------
-    let treasury = rig.evm(rig.treasury);
-    let (status, wallet, _) =
-        stack.api("api-create-wallet", "POST", "/v1/payouts/wallets", key, Some(json!({"chain": "base", "address": treasury, "label": "treasury"}))).await;
-    assert_eq!(status, 201, "{wallet}");
-    let wallet_id = wallet["id"].as_str().unwrap().to_owned();
-    let signature = wallets::cast_sign(wallets::DEV_KEYS[0], wallet["challenge"].as_str().unwrap());
-    let (status, verified, _) =
-        stack.api("api-verify-wallet", "POST", &format!("/v1/payouts/wallets/{wallet_id}/verify"), key, Some(json!({"signature": signature}))).await;
-    assert_eq!((status, verified["status"].clone()), (200, json!("verified")), "{verified}");
+    let verified = stack.prove_treasury_wallet(&rig, key).await;
+    let wallet_id = verified["id"].as_str().unwrap().to_owned();
     let (status, listed, _) = stack.api("api-list-wallets", "GET", "/v1/payouts/wallets", key, None).await;
     assert_eq!((status, listed["data"][0]["id"].clone()), (200, json!(wallet_id)), "{listed}");
     let (status, got, _) = stack.api("api-get-wallet", "GET", &format!("/v1/payouts/wallets/{wallet_id}"), key, None).await;

@@ -241,6 +241,21 @@ impl Stack {
             .collect()
     }
 
+    /// Registers the devnet treasury as a base source wallet and proves it (an EIP-191 signature
+    /// by foundry's `cast`), through the wallet routes' functions: the wallet as verified.
+    pub async fn prove_treasury_wallet(&self, rig: &WatchRig, key: Option<&str>) -> Value {
+        let treasury = rig.evm(rig.treasury);
+        let (status, wallet, _) =
+            self.api("api-create-wallet", "POST", "/v1/payouts/wallets", key, Some(json!({"chain": "base", "address": treasury, "label": "treasury"}))).await;
+        assert_eq!(status, 201, "{wallet}");
+        let wallet_id = wallet["id"].as_str().unwrap().to_owned();
+        let signature = crate::wallets::cast_sign(crate::wallets::DEV_KEYS[0], wallet["challenge"].as_str().unwrap());
+        let (status, verified, _) =
+            self.api("api-verify-wallet", "POST", &format!("/v1/payouts/wallets/{wallet_id}/verify"), key, Some(json!({"signature": signature}))).await;
+        assert_eq!((status, verified["status"].clone()), (200, json!("verified")), "{verified}");
+        verified
+    }
+
     pub fn stop(&self) {
         for (_, process) in self.functions.values() {
             process.stop();

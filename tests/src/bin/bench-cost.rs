@@ -27,11 +27,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use payouts_tests::aws;
 use payouts_tests::aws_proxy::RecordedCall;
 use payouts_tests::lambda_stack::{Deployment, Invocation, Stack, deploy, profile_dir, queue_arn, sqs_batch};
 use payouts_tests::receiver::Receiver;
 use payouts_tests::watch::{BASE_CONFIRMATIONS, RigConfig, StoreKind, WatchRig, amount_text};
-use payouts_tests::{aws, wallets};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -297,6 +297,41 @@ fn logged_since(stack: &Stack, marks: &BTreeMap<String, usize>) -> (usize, BTree
     (bytes, metrics)
 }
 
+/// Where the run stood: calls, invocations and log lines so far.
+struct Mark {
+    calls: usize,
+    invocations: usize,
+    logs: BTreeMap<String, usize>,
+}
+
+/// What the stack did after a [`Mark`].
+struct Since {
+    calls: Vec<RecordedCall>,
+    invocations: Vec<Invocation>,
+    log_bytes: usize,
+    metrics: BTreeSet<String>,
+}
+
+impl Mark {
+    fn now(deployment: &Deployment) -> Mark {
+        let stack = &deployment.stack;
+        Mark { calls: deployment.proxy.calls().len(), invocations: stack.invocations.lock().unwrap().len(), logs: log_marks(stack) }
+    }
+
+    /// Waits a moment for the last log lines, then takes everything after the mark.
+    async fn since(&self, deployment: &Deployment) -> Since {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stack = &deployment.stack;
+        let (log_bytes, metrics) = logged_since(stack, &self.logs);
+        Since {
+            calls: deployment.proxy.calls()[self.calls..].to_vec(),
+            invocations: stack.invocations.lock().unwrap()[self.invocations..].to_vec(),
+            log_bytes,
+            metrics,
+        }
+    }
+}
+
 /// The table as it stands, read straight from the emulator (not through the proxy).
 async fn table_image(table: &str) -> (TableImage, Vec<Value>) {
     let client = aws_sdk_dynamodb::Client::new(&aws::sdk_config().await);
@@ -412,7 +447,7 @@ async fn main() {
     let payouts: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(3);
     let rig = WatchRig::start_with(RigConfig { store: StoreKind::DynamoDb, ..RigConfig::default() }).await;
     let deployment = deploy(&rig, &profile_dir()).await;
-    let Deployment { stack, proxy, table, .. } = &deployment;
+    let Deployment { stack, table, .. } = &deployment;
     let key = rig.h.tenant.sandbox.clone();
     let key = Some(key.as_str());
 
@@ -421,15 +456,12 @@ async fn main() {
     for (binary, _) in &scheduled {
         stack.scheduled(binary).await;
     }
-    let (calls_before, invocations_before, marks) = (proxy.calls().len(), stack.invocations.lock().unwrap().len(), log_marks(stack));
+    let mark = Mark::now(&deployment);
     for (binary, _) in &scheduled {
         stack.scheduled(binary).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_run = mark.since(&deployment).await;
     let (image, _) = table_image(table).await;
-    let idle_calls = proxy.calls()[calls_before..].to_vec();
-    let idle_invocations = stack.invocations.lock().unwrap()[invocations_before..].to_vec();
-    let (idle_log_bytes, idle_metrics) = logged_since(stack, &marks);
 
     // -- set-up, not priced: two endpoints on every payout event, a proven source wallet --------
     let receivers = [Receiver::start().await, Receiver::start().await];
@@ -440,15 +472,7 @@ async fn main() {
             stack.api("api-create-webhook", "POST", "/v1/webhooks", key, Some(json!({"url": receiver.url, "events": every_payout_event}))).await;
         assert_eq!(status, 201, "{body}");
     }
-    let treasury = rig.evm(rig.treasury);
-    let (status, wallet, _) =
-        stack.api("api-create-wallet", "POST", "/v1/payouts/wallets", key, Some(json!({"chain": "base", "address": treasury, "label": "treasury"}))).await;
-    assert_eq!(status, 201, "{wallet}");
-    let wallet_id = wallet["id"].as_str().unwrap().to_owned();
-    let signature = wallets::cast_sign(wallets::DEV_KEYS[0], wallet["challenge"].as_str().unwrap());
-    let (status, verified, _) =
-        stack.api("api-verify-wallet", "POST", &format!("/v1/payouts/wallets/{wallet_id}/verify"), key, Some(json!({"signature": signature}))).await;
-    assert_eq!(status, 200, "{verified}");
+    stack.prove_treasury_wallet(&rig, key).await;
     // The dispatcher's first invocation opens the endpoints' secrets (KMS, once per instance):
     // a payout first, unpriced, so the priced ones see warm functions.
     let mut lifecycle = Lifecycle { rig: &rig, deployment: &deployment, key, relayed: event_records(&table_image(table).await.1), poller_requests: 0 };
@@ -456,17 +480,14 @@ async fn main() {
     let delivered_before = receivers.iter().map(|r| r.received().len()).sum::<usize>();
 
     // -- the priced payouts ----------------------------------------------------------------------
-    let (calls_before, invocations_before, marks) = (proxy.calls().len(), stack.invocations.lock().unwrap().len(), log_marks(stack));
+    let mark = Mark::now(&deployment);
     lifecycle.poller_requests = 0;
     for n in 1..=payouts {
         lifecycle.run(n).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let priced = mark.since(&deployment).await;
     let (image_after, items_after) = table_image(table).await;
-    let calls = proxy.calls()[calls_before..].to_vec();
-    let invocations = stack.invocations.lock().unwrap()[invocations_before..].to_vec();
-    let (log_bytes, busy_metrics) = logged_since(stack, &marks);
-    let mut ledger = Ledger::of(&calls, &invocations, log_bytes, stack, &image_after);
+    let mut ledger = Ledger::of(&priced.calls, &priced.invocations, priced.log_bytes, stack, &image_after);
     ledger.sqs_requests += lifecycle.poller_requests;
     let delivered = receivers.iter().map(|r| r.received().len()).sum::<usize>() - delivered_before;
     let stored_bytes: usize = {
@@ -474,8 +495,8 @@ async fn main() {
         items_after.iter().filter(|item| !before.contains(&key_of(item))).map(item_size).sum::<usize>()
     };
 
-    let idle = Ledger::of(&idle_calls, &idle_invocations, idle_log_bytes, stack, &image);
-    print_report(&deployment, payouts, delivered, &ledger, stored_bytes, &idle, &idle_invocations, &scheduled, &idle_metrics, &busy_metrics);
+    let idle = Ledger::of(&idle_run.calls, &idle_run.invocations, idle_run.log_bytes, stack, &image);
+    print_report(&deployment, payouts, delivered, &ledger, stored_bytes, &idle, &idle_run.invocations, &scheduled, &idle_run.metrics, &priced.metrics);
     deployment.stack.stop();
 }
 
