@@ -363,6 +363,14 @@ async fn a_missing_variable_is_an_init_error_naming_it() {
     let body = process.api.init_error().unwrap_or_else(|| panic!("no /init/error, but {failure}: {}", process.logs().join("\n")));
     assert_eq!(body["errorType"], "Runtime.ConfigError", "{body}");
     assert!(body["errorMessage"].as_str().unwrap().contains("PAYOUTS_TX_QUEUE_URL"), "{body}");
+
+    // A trust-store choice the code does not know is refused at init too, not taken as a default.
+    env.insert("PAYOUTS_TX_QUEUE_URL".to_owned(), "http://127.0.0.1:9/queue/tx".to_owned());
+    env.insert("PAYOUTS_AWS_TLS_ROOTS".to_owned(), "mozilla".to_owned());
+    let process = FunctionProcess::start(&binary_path(&spec.binary), "payouts-rt-api-execute-payout", spec.memory_mb, &env).await;
+    process.wait_ready(Duration::from_secs(30)).await.expect_err("an unknown trust store");
+    let body = process.api.init_error().unwrap_or_else(|| panic!("no /init/error: {}", process.logs().join("\n")));
+    assert!(body["errorMessage"].as_str().unwrap().contains("PAYOUTS_AWS_TLS_ROOTS"), "{body}");
 }
 
 /// A job that fails reports a typed error through `/error`: the reconciliation job, on a table

@@ -40,15 +40,24 @@ use std::time::Duration;
 /// provider chain would also build, at every cold start and for nothing, an STS client for web
 /// identity, with a TLS set-up (and root certificate load) of its own.
 /// Its HTTP client trusts only the roots AWS endpoints chain to, compiled in
-/// ([`crate::adapters::aws_http`]), instead of loading the machine's root store.
+/// ([`crate::adapters::aws_http`]), instead of loading the machine's root store;
+/// `PAYOUTS_AWS_TLS_ROOTS=system` takes the system's instead (an egress proxy that re-signs TLS,
+/// or a partition whose endpoints chain elsewhere).
 pub async fn lambda_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
-    let http_client = amazon_roots_client().map_err(|problem| ConfigError { variable: "the AWS clients' built-in trust store".into(), problem })?;
-    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
-        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .http_client(http_client)
-        .load()
-        .await)
+        .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+    let loader = match std::env::var("PAYOUTS_AWS_TLS_ROOTS").ok().as_deref() {
+        None | Some("" | "amazon") => {
+            let http_client = amazon_roots_client().map_err(|problem| ConfigError { variable: "PAYOUTS_AWS_TLS_ROOTS".into(), problem })?;
+            loader.http_client(http_client)
+        }
+        Some("system") => loader,
+        Some(other) => {
+            return Err(ConfigError { variable: "PAYOUTS_AWS_TLS_ROOTS".into(), problem: format!("{other:?} is neither amazon nor system") });
+        }
+    };
+    Ok(loader.load().await)
 }
 
 /// The SDK configuration of a process outside Lambda (the local runner, `payouts-admin`): the
