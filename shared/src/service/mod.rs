@@ -21,6 +21,11 @@ pub mod wallets;
 pub mod watcher;
 pub mod webhooks;
 
+/// How many times a service reads, decides and commits a change whose commit loses a race (a
+/// version, or a concurrent duplicate, changed under it) before giving up with a 409.
+/// Not to be confused with a webhook's delivery attempts (`domain::webhook::MAX_ATTEMPTS`).
+pub(crate) const COMMIT_ATTEMPTS: usize = 3;
+
 use crate::config::ChainRegistry;
 use crate::ports::chain::ContractWallets;
 use crate::ports::{Clock, DataKeys, Store, TxQueue};

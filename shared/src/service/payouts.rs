@@ -2,13 +2,13 @@
 //! draft edits) and execute. Each mutation is one conditional atomic write that carries the
 //! intent, its event record and (when given) the idempotency record.
 
-use super::App;
 use super::auth::{Principal, authenticate};
 use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, check_length};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, ATTR_DUE, TxClaim, decode, payout_item, payout_key, tx_claim_item};
 use super::reply::Reply;
+use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::address::{ChainAddress, TxHash};
 use crate::domain::chain::{Chain, Token};
 use crate::domain::event::Event;
@@ -23,8 +23,6 @@ use crate::metrics::{self, Metric};
 use crate::ports::queue::TxMessage;
 use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, WriteOp};
 
-/// How often a mutation re-reads and re-decides after losing a race on the intent's version.
-const MAX_ATTEMPTS: usize = 3;
 const DESCRIPTION_MAX: usize = 512;
 const REFERENCE_ID_MAX: usize = 255;
 
@@ -167,7 +165,7 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
     if let Some(guard) = &guard {
         ops.push(guard.record_op(reply.status, &reply.body, now)?);
     }
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         match app.store.write(ops.clone()).await {
             Ok(()) => {
                 tracing::info!(payout_id = %intent.id, "payout intent created");
@@ -305,7 +303,7 @@ fn decide_update(
 pub async fn update(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let (principal, mut intent, mut version) = authenticate_with_payout(app, secret, id).await?;
     let request = validate_update(&JsonObject::parse(body)?)?;
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         let now = app.now();
         let event_type = decide_update(&mut intent, &request, &principal, now)?;
         let ops = vec![
@@ -356,7 +354,7 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
     let tx_hash = TxHash::parse(intent.chain, &tx_text).map_err(|e| ApiError::invalid_field("tx_hash", format!("The tx_hash {e} (for {}).", intent.chain)))?;
     let claim_key = records::tx_claim_key(&intent.org_id, intent.environment, intent.chain, &tx_hash);
 
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         let now = app.now();
         let mut changed = intent.clone();
         let (event_type, released) = match decide_execute(&mut changed, &tx_hash, now) {

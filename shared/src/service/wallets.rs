@@ -6,13 +6,13 @@
 //! verification, or removed with the deletion. A write that loses a race re-reads what it
 //! depended on and decides again; no write op is ever identified by its position.
 
-use super::App;
 use super::auth::{Principal, authenticate};
 use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, check_length};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, WalletClaim, decode, wallet_claim_item, wallet_claim_key, wallet_item, wallet_key};
 use super::reply::Reply;
+use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::address::ChainAddress;
 use crate::domain::chain::{Chain, Environment, Token};
 use crate::domain::ids::WalletId;
@@ -20,9 +20,6 @@ use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::wallet::{LABEL_MAX, ProofMethod, SignatureBytes, SourceWallet, WalletError, WalletStatus, contract_proof_hash, key_proof};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, Item, ItemKey, WriteOp};
-
-/// How often a change re-reads and decides again after losing a race.
-const MAX_ATTEMPTS: usize = 3;
 
 fn wallet_not_found(id: &str) -> ApiError {
     ApiError::not_found("wallet_not_found", "source wallet", id, "id")
@@ -136,7 +133,7 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
     if let Some(guard) = &guard {
         ops.push(guard.record_op(reply.status, &reply.body, now)?);
     }
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         match app.store.write(ops.clone()).await {
             Ok(()) => {
                 tracing::info!(wallet_id = %wallet.id, chain = %wallet.chain, status = %wallet.status, "source wallet registered");
@@ -188,7 +185,7 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
 
 pub async fn delete(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
     let (principal, mut wallet, mut version) = authenticate_with_wallet(app, secret, id).await?;
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         let now = app.now();
         let mut deleted = wallet.clone();
         deleted.delete(now).map_err(|_| wallet_not_found(id))?;
@@ -253,7 +250,7 @@ pub async fn verify(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> 
         return Reply::json(200, &wallet.view());
     }
     let method = check_proof(app, &wallet, &signature).await?;
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         let now = app.now();
         let mut verified = wallet.clone();
         match verified.verify(method, now) {

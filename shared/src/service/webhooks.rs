@@ -1,6 +1,5 @@
 //! The webhook endpoints API, the events API and the deliveries API (list, replay one now).
 
-use super::App;
 use super::auth::{Principal, authenticate};
 use super::dispatcher::Dispatcher;
 use super::idempotency::IdempotencyGuard;
@@ -8,6 +7,7 @@ use super::input::{JsonObject, check_length};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
 use super::reply::Reply;
+use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::endpoint::{Delivery, EndpointStatus, WebhookEndpoint};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -57,9 +57,6 @@ pub fn parse_event_types(body: &JsonObject) -> Result<Vec<EventType>, ApiError> 
     Ok(types)
 }
 
-/// How often a create is tried again after losing a race to a concurrent duplicate.
-const MAX_ATTEMPTS: usize = 3;
-
 pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&str>, body: &[u8]) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
     let body = JsonObject::parse(body)?;
@@ -97,7 +94,7 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         // The response shows the secret: the idempotency record keeps it sealed.
         ops.push(guard.record_sealed_op(app, reply.status, &reply.body, now).await?);
     }
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..COMMIT_ATTEMPTS {
         match app.store.write(ops.clone()).await {
             Ok(()) => return Ok(reply),
             // The endpoint has a fresh id: only a concurrent duplicate (same idempotency key) can
