@@ -7,6 +7,7 @@ pub mod webhooks;
 use crate::ports::chain::ChainError;
 use crate::ports::store::StoreError;
 use crate::service::watcher::WatchError;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 
 /// Whether running the same invocation again can succeed: what an operator (or an alarm on the
 /// error type) needs to know first.
@@ -78,3 +79,18 @@ impl From<JobError> for lambda_runtime::Diagnostic {
 
 #[cfg(test)]
 mod tests;
+
+/// An SQS consumer's answer: the messages that failed, which SQS redelivers (partial batch
+/// responses; every other message of the batch is acknowledged).
+pub(crate) fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed_message_ids
+        .into_iter()
+        .map(|message_id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            failure
+        })
+        .collect();
+    response
+}

@@ -1,17 +1,12 @@
 //! The chain-watcher's two Lambda handlers: the tx-queue consumer (SQS, partial batch
 //! failures) and the scheduled sweep (EventBridge schedule).
 
+use super::batch_response;
 use crate::domain::ids::PayoutId;
 use crate::ports::queue::TxMessage;
 use crate::service::watcher::{WatchError, WatchReport, Watcher};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-
-fn failure(message_id: &str) -> BatchItemFailure {
-    let mut failure = BatchItemFailure::default();
-    failure.item_identifier = message_id.to_owned();
-    failure
-}
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 /// Checks every payout named in the batch. Only messages whose work is done are acknowledged:
 /// unreadable messages and payouts that could not be checked (RPC or store trouble) are reported
@@ -25,7 +20,7 @@ pub async fn handle_tx_queue(watcher: &Watcher, event: SqsEvent) -> SqsBatchResp
             Some(Ok(message)) => by_payout.push((message_id, message.payout_id)),
             _ => {
                 tracing::error!(message_id = %message_id, "unreadable tx-queue message");
-                failures.push(failure(&message_id));
+                failures.push(message_id);
             }
         }
     }
@@ -35,18 +30,16 @@ pub async fn handle_tx_queue(watcher: &Watcher, event: SqsEvent) -> SqsBatchResp
             tracing::info!(checked = report.checked, changed = report.changed, deferred = report.deferred.len(), "tx-queue batch");
             for (message_id, payout_id) in &by_payout {
                 if report.deferred.contains(payout_id) {
-                    failures.push(failure(message_id));
+                    failures.push(message_id.clone());
                 }
             }
         }
         Err(error) => {
             tracing::warn!(error = %error, "tx-queue batch could not be checked; all messages will be redelivered");
-            failures.extend(by_payout.iter().map(|(message_id, _)| failure(message_id)));
+            failures.extend(by_payout.iter().map(|(message_id, _)| message_id.clone()));
         }
     }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
+    batch_response(failures)
 }
 
 /// One sweep per scheduled event. An error fails the invocation (visible in metrics); nothing

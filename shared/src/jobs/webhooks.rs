@@ -1,11 +1,12 @@
 //! The webhook dispatcher's Lambda handlers: events from the bus (an EventBridge rule), the
 //! retry queue (SQS, partial batch failures) and the due-deliveries sweep (schedule).
 
+use super::batch_response;
 use crate::domain::event::Event;
 use crate::ports::store::StoreError;
 use crate::service::dispatcher::{DispatchReport, Dispatcher, RetryMessage};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 /// What the EventBridge rule hands the dispatcher: the envelope around one event record.
 pub type BusEvent = EventBridgeEvent<Event>;
@@ -29,14 +30,10 @@ pub async fn handle_retry_queue(dispatcher: &Dispatcher, event: SqsEvent) -> Sqs
         };
         if let Err(error) = outcome {
             tracing::warn!(message_id = %message_id, error = %error, "retry message not processed; SQS will redeliver it");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            failures.push(failure);
+            failures.push(message_id);
         }
     }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
+    batch_response(failures)
 }
 
 /// The safety net: every pending delivery whose time has come.
