@@ -11,7 +11,7 @@ use crate::service::pagination::ListBody;
 use utoipa::openapi::content::Content;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// `POST /v1/payouts` body.
@@ -61,7 +61,7 @@ pub struct ExecutePayoutRequest {
 }
 
 #[utoipa::path(post, path = "/v1/payouts", tag = "Payouts", operation_id = "createPayoutIntent",
-    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header)),
     request_body = CreatePayoutRequest,
     responses((status = 201, body = PayoutView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -74,7 +74,7 @@ fn create_payout() {}
         ("due_date_after" = Option<String>, Query, format = DateTime),
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("token" = Option<crate::domain::chain::Token>, Query),
-        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
+        ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<PayoutView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -86,7 +86,7 @@ fn list_payouts() {}
         ("payout_intent_id" = Option<String>, Query, pattern = r"^po_[0-9a-f]{24}$"),
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("format" = Option<ExportFormat>, Query, description = "`csv`: the whole list as CSV"),
-        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
+        ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of settlements, or the CSV export", content((ListBody<crate::domain::settlement::SettlementView> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -121,7 +121,7 @@ fn get_reconciliation() {}
         ("from" = Option<String>, Query, format = DateTime),
         ("to" = Option<String>, Query, format = DateTime),
         ("format" = Option<ExportFormat>, Query, description = "`csv`: the whole list as CSV"),
-        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
+        ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of items, or the CSV export", content((ListBody<crate::service::reconciliation::ItemView> = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -141,7 +141,7 @@ fn get_payout() {}
 fn update_payout() {}
 
 #[utoipa::path(post, path = "/v1/payouts/{id}/execute", tag = "Payouts", operation_id = "executePayoutIntent",
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = ExecutePayoutRequest,
     responses((status = 200, body = PayoutView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -176,7 +176,7 @@ pub struct VerifyWalletRequest {
 }
 
 #[utoipa::path(post, path = "/v1/payouts/wallets", tag = "Payouts", operation_id = "createSourceWallet",
-    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header)),
     request_body = CreateWalletRequest,
     responses((status = 201, body = crate::domain::wallet::WalletView, description = "Registered, `pending_verification` (or `verified` with sandbox `skip_proof`)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -186,7 +186,7 @@ fn create_wallet() {}
     params(
         ("chain" = Option<crate::domain::chain::Chain>, Query),
         ("status" = Option<crate::domain::wallet::WalletStatus>, Query),
-        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"),
+        ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::wallet::WalletView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -227,14 +227,14 @@ pub struct CreateWebhookRequest {
 }
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "Webhooks", operation_id = "createWebhookEndpoint",
-    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header)),
     request_body = CreateWebhookRequest,
     responses((status = 201, body = EndpointView, description = "Created; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn create_webhook() {}
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "Webhooks", operation_id = "listWebhookEndpoints",
-    params(("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<EndpointView>), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_webhooks() {}
@@ -252,7 +252,7 @@ fn get_webhook() {}
 fn delete_webhook() {}
 
 #[utoipa::path(get, path = "/v1/webhooks/{webhook_id}/deliveries", tag = "Webhooks", operation_id = "listWebhookDeliveries",
-    params(("webhook_id" = String, Path), ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("webhook_id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::endpoint::DeliveryView>), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_deliveries() {}
@@ -264,7 +264,7 @@ fn list_deliveries() {}
 fn retry_delivery() {}
 
 #[utoipa::path(get, path = "/v1/events", tag = "Events", operation_id = "listEvents",
-    params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page; empty or absent: the first page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::event::EventView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_events() {}
@@ -355,6 +355,29 @@ impl Modify for SharedErrors {
     }
 }
 
+/// The parameters many operations share, described once: each `cursor` and `Idempotency-Key`
+/// gets the pattern the code enforces and what it means.
+struct SharedParameters;
+
+impl Modify for SharedParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let shared = [
+            ("cursor", r"^[A-Za-z0-9_-]*$", "`next_cursor` of the previous page; empty or absent: the first page"),
+            ("Idempotency-Key", r"^[!-~]{1,255}$", "1 to 255 visible ASCII characters; replays the first response for 24 hours"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten();
+            for parameter in operations.flat_map(|operation| operation.parameters.iter_mut().flatten()) {
+                let Some((_, pattern, description)) = shared.iter().find(|(name, _, _)| *name == parameter.name) else { continue };
+                parameter.description = Some((*description).to_owned());
+                if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                    schema.pattern = Some((*pattern).to_owned());
+                }
+            }
+        }
+    }
+}
+
 /// Links from the operations that create or list a resource to those that take its id, so a
 /// client (or a stateful fuzzer) can follow them: OpenAPI's `links`.
 struct ResourceLinks;
@@ -417,7 +440,7 @@ impl Modify for ResourceLinks {
     paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, health, openapi),
     components(schemas(ExportFormat)),
     security(("BearerAuth" = [])),
-    modifiers(&BearerAuth, &SharedErrors, &ResourceLinks)
+    modifiers(&BearerAuth, &SharedErrors, &SharedParameters, &ResourceLinks)
 )]
 struct ApiDoc;
 
@@ -496,6 +519,17 @@ mod tests {
                     }
                 }
             }
+        }
+        for (path, method, name, pattern) in [
+            ("/v1/payouts", "get", "cursor", r"^[A-Za-z0-9_-]*$"),
+            ("/v1/webhooks/{webhook_id}/deliveries", "get", "cursor", r"^[A-Za-z0-9_-]*$"),
+            ("/v1/payouts/{id}/execute", "post", "Idempotency-Key", r"^[!-~]{1,255}$"),
+            ("/v1/webhooks", "post", "Idempotency-Key", r"^[!-~]{1,255}$"),
+        ] {
+            let parameters = doc["paths"][path][method]["parameters"].as_array().cloned().unwrap_or_default();
+            let parameter = parameters.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{method} {path} has no {name}"));
+            assert_eq!(parameter["schema"]["pattern"], pattern, "{method} {path} {name}");
+            assert!(parameter["description"].as_str().is_some_and(|d| !d.is_empty()));
         }
         for request in
             ["CreatePayoutRequest", "UpdatePayoutRequest", "ExecutePayoutRequest", "CreateWalletRequest", "VerifyWalletRequest", "CreateWebhookRequest"]
