@@ -509,35 +509,26 @@ fn drive(run: LambdaRun) -> Result<(), lambda_runtime::Error> {
 pub fn api_route_main(route: Route) -> Result<(), lambda_runtime::Error> {
     drive(Box::pin(run_api_route(route)))
 }
-/// `main` of `watcher-queue`.
-pub fn watcher_queue_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_watcher_queue()))
+
+/// Writes `pub fn <main>()` driving `<run>()` for each worker binary.
+macro_rules! worker_mains {
+    ($($main:ident => $run:ident, $binary:literal;)*) => {
+        $(
+            #[doc = concat!("`main` of `", $binary, "`.")]
+            pub fn $main() -> Result<(), lambda_runtime::Error> {
+                drive(Box::pin($run()))
+            }
+        )*
+    };
 }
-/// `main` of `watcher-sweep`.
-pub fn watcher_sweep_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_watcher_sweep()))
-}
-/// `main` of `event-relay`.
-pub fn event_relay_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_event_relay()))
-}
-/// `main` of `webhook-dispatcher`.
-pub fn webhook_dispatcher_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_webhook_dispatcher()))
-}
-/// `main` of `webhook-retries`.
-pub fn webhook_retries_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_webhook_retries()))
-}
-/// `main` of `webhook-due-sweep`.
-pub fn webhook_due_sweep_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_webhook_due_sweep()))
-}
-/// `main` of `wallet-scanner`.
-pub fn wallet_scanner_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_wallet_scanner()))
-}
-/// `main` of `reconciliation-job`.
-pub fn reconciliation_job_main() -> Result<(), lambda_runtime::Error> {
-    drive(Box::pin(run_reconciliation_job()))
+
+worker_mains! {
+    watcher_queue_main => run_watcher_queue, "watcher-queue";
+    watcher_sweep_main => run_watcher_sweep, "watcher-sweep";
+    event_relay_main => run_event_relay, "event-relay";
+    webhook_dispatcher_main => run_webhook_dispatcher, "webhook-dispatcher";
+    webhook_retries_main => run_webhook_retries, "webhook-retries";
+    webhook_due_sweep_main => run_webhook_due_sweep, "webhook-due-sweep";
+    wallet_scanner_main => run_wallet_scanner, "wallet-scanner";
+    reconciliation_job_main => run_reconciliation_job, "reconciliation-job";
 }
