@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use http::Method;
+use payouts::domain::chain::Environment;
+use payouts::domain::event::{Event, EventType};
 use payouts::domain::org::Plan;
+use payouts::ports::store::WriteOp;
 use payouts::service::records;
 use payouts_tests::{EVM_RECIPIENT, GUIDE_REQUEST, Harness, TRON_RECIPIENT, guide_body, on_both_stores, random_tx_hash};
 use serde_json::{Value, json};
@@ -234,6 +237,22 @@ async fn authentication_and_plans(h: Harness) {
     assert_eq!(h.call(Method::GET, "/v1/events?type=payout.settled", Some(&scale.live), None).await.status, 200);
     let refused = h.call(Method::GET, "/v1/events?type=reconciliation.discrepancy", Some(&scale.live), None).await;
     assert_eq!((refused.status, refused.error().1.as_str()), (403, "plan_upgrade_required"), "reconciliation events need what reconciliation needs");
+    // An unfiltered list leaves out what the plan cannot read; the event itself is a 403.
+    let mut written = Vec::new();
+    for event_type in [EventType::PayoutSettled, EventType::ReconciliationDiscrepancy] {
+        let event = Event::new(event_type, scale.org.clone(), Environment::Live, "po_0".to_owned(), &json!({"id": "po_0"}), h.app.now()).unwrap();
+        let item = records::event_item(&event, 1).unwrap();
+        h.app.store.write(vec![WriteOp::Put { item, condition: None }]).await.unwrap();
+        written.push(event.id.to_string());
+    }
+    let listed = h.call(Method::GET, "/v1/events", Some(&scale.live), None).await;
+    let types: Vec<&str> = listed.json["data"].as_array().unwrap().iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types, vec!["payout.settled"], "{}", listed.json);
+    let hidden = h.call(Method::GET, &format!("/v1/events/{}", written[1]), Some(&scale.live), None).await;
+    assert_eq!((hidden.status, hidden.error().1.as_str()), (403, "plan_upgrade_required"), "{}", hidden.json);
+    payouts::service::admin::set_plan(&h.app, &scale.org, Plan::Enterprise).await.unwrap();
+    let listed = h.call(Method::GET, "/v1/events", Some(&scale.live), None).await;
+    assert_eq!(listed.json["data"].as_array().map(Vec::len), Some(2), "enterprise reads both: {}", listed.json);
 
     // Upgrading the plan takes effect for existing keys.
     payouts::service::admin::set_plan(&h.app, &growth.org, Plan::Scale).await.unwrap();
