@@ -102,7 +102,12 @@ impl ApiError {
         ApiError::new(ErrorType::InvalidRequest, "unknown_parameter", format!("Unknown query parameter '{param}'."), Some(param))
     }
     pub fn invalid_cursor() -> ApiError {
-        ApiError::new(ErrorType::InvalidRequest, "invalid_cursor", "The cursor is malformed or belongs to another query.", Some("cursor"))
+        ApiError::new(
+            ErrorType::InvalidRequest,
+            "invalid_cursor",
+            "The cursor was not issued for this list: it is altered or truncated, or belongs to another query, account or environment. Start again without a cursor.",
+            Some("cursor"),
+        )
     }
     pub fn invalid_idempotency_key(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorType::InvalidRequest, "invalid_idempotency_key", message, Some("Idempotency-Key"))

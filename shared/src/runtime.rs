@@ -6,7 +6,7 @@ use crate::adapters::aws_http::amazon_roots_client;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::eventbridge::EventBridgeBus;
-use crate::adapters::kms::KmsDataKeys;
+use crate::adapters::kms::{KmsDataKeys, KmsStackSecrets};
 use crate::adapters::local_keys::LocalKeyFile;
 use crate::adapters::memory_queue::InProcessQueue;
 use crate::adapters::rpc_chain::{RpcChainReader, RpcContractWallets, RpcOptions};
@@ -21,7 +21,7 @@ use crate::jobs::JobError;
 use crate::metrics::{self, Metric};
 use crate::ports::Store;
 use crate::ports::chain::ChainReader;
-use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError};
+use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError, StackSecrets};
 use crate::ports::queue::{QueueError, TxMessage, TxQueue};
 use crate::ports::webhook::WebhookSender;
 use crate::service::App;
@@ -98,8 +98,16 @@ impl TxQueue for NoQueue {
     }
 }
 
-/// Data keys for processes that never seal or open a webhook secret.
+/// Data keys and stack secrets for processes that never seal or open a webhook secret or a list
+/// cursor.
 pub struct NoDataKeys;
+
+#[async_trait]
+impl StackSecrets for NoDataKeys {
+    async fn derive(&self, _: &str) -> Result<[u8; 32], KeyError> {
+        Err(KeyError::Unavailable("this function has no stack secret configured".into()))
+    }
+}
 
 #[async_trait]
 impl DataKeys for NoDataKeys {
@@ -118,28 +126,40 @@ fn kms_keys(vars: &dyn Vars, config: &aws_config::SdkConfig) -> Result<Arc<dyn D
     Ok(Arc::new(KmsDataKeys::new(aws_sdk_kms::Client::new(config), key_id)))
 }
 
-/// Outside Lambda: KMS when `PAYOUTS_WEBHOOK_KMS_KEY_ID` is set, else the key file of the data
-/// directory (`PAYOUTS_DATA_DIR`, made on first start).
-async fn local_keys(vars: &dyn Vars) -> Result<Arc<dyn DataKeys>, ConfigError> {
-    if vars.get("PAYOUTS_WEBHOOK_KMS_KEY_ID").is_some() {
-        return kms_keys(vars, &aws_sdk_config().await);
-    }
+/// The stack's KMS HMAC key for list cursors (`PAYOUTS_CURSOR_KMS_KEY_ID`), for the list routes.
+fn kms_stack_secrets(vars: &dyn Vars, config: &aws_config::SdkConfig) -> Result<Arc<dyn StackSecrets>, ConfigError> {
+    let key_id = required(vars, "PAYOUTS_CURSOR_KMS_KEY_ID")?;
+    Ok(Arc::new(KmsStackSecrets::new(aws_sdk_kms::Client::new(config), key_id)))
+}
+
+/// Outside Lambda: KMS when `PAYOUTS_WEBHOOK_KMS_KEY_ID` (data keys) or `PAYOUTS_CURSOR_KMS_KEY_ID`
+/// (stack secrets) is set, else the key file of the data directory (`PAYOUTS_DATA_DIR`, made on
+/// first start).
+async fn local_keys(vars: &dyn Vars) -> Result<(Arc<dyn DataKeys>, Arc<dyn StackSecrets>), ConfigError> {
     let data_dir = std::path::PathBuf::from(vars.get("PAYOUTS_DATA_DIR").unwrap_or_else(|| "./.payouts".into()));
-    let keys = LocalKeyFile::open(&data_dir)
-        .map_err(|e| ConfigError { variable: "PAYOUTS_DATA_DIR".into(), problem: format!("the webhook secrets' key file: {e}") })?;
-    Ok(Arc::new(keys))
+    let key_file =
+        || LocalKeyFile::open(&data_dir).map(Arc::new).map_err(|e| ConfigError { variable: "PAYOUTS_DATA_DIR".into(), problem: format!("the key file: {e}") });
+    let keys: Arc<dyn DataKeys> = if vars.get("PAYOUTS_WEBHOOK_KMS_KEY_ID").is_some() { kms_keys(vars, &aws_sdk_config().await)? } else { key_file()? };
+    let secrets: Arc<dyn StackSecrets> =
+        if vars.get("PAYOUTS_CURSOR_KMS_KEY_ID").is_some() { kms_stack_secrets(vars, &aws_sdk_config().await)? } else { key_file()? };
+    Ok((keys, secrets))
 }
 
 /// An app on `store`, with the chains of the configuration; contract-wallet checks read those
 /// chains (their clients are made on first use).
-fn app_on(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, keys: Arc<dyn DataKeys>, vars: &dyn Vars) -> Result<App, ConfigError> {
+fn app_on(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, keys: (Arc<dyn DataKeys>, Arc<dyn StackSecrets>), vars: &dyn Vars) -> Result<App, ConfigError> {
     let chains = Arc::new(ChainRegistry::from_vars(vars)?);
     let contract_wallets = Arc::new(RpcContractWallets::new(chains.clone(), rpc_options(vars)?));
-    Ok(App::new(store, tx_queue, chains, contract_wallets, keys))
+    Ok(App::new(store, tx_queue, chains, contract_wallets, keys.0, keys.1))
 }
 
 /// An app on the DynamoDB table of a Lambda (`PAYOUTS_TABLE_NAME`).
-fn aws_app(vars: &dyn Vars, config: &aws_config::SdkConfig, tx_queue: Arc<dyn TxQueue>, keys: Arc<dyn DataKeys>) -> Result<App, ConfigError> {
+fn aws_app(
+    vars: &dyn Vars,
+    config: &aws_config::SdkConfig,
+    tx_queue: Arc<dyn TxQueue>,
+    keys: (Arc<dyn DataKeys>, Arc<dyn StackSecrets>),
+) -> Result<App, ConfigError> {
     let table = required(vars, "PAYOUTS_TABLE_NAME")?;
     app_on(Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(config), table)), tx_queue, keys, vars)
 }
@@ -181,7 +201,9 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         Route::CreateWebhook | Route::RetryDelivery => kms_keys(&vars, &config)?,
         _ => Arc::new(NoDataKeys),
     };
-    aws_app(&vars, &config, tx_queue, keys)
+    // Only the routes that page get the cursor key.
+    let stack_secrets: Arc<dyn StackSecrets> = if route.pages() { kms_stack_secrets(&vars, &config)? } else { Arc::new(NoDataKeys) };
+    aws_app(&vars, &config, tx_queue, (keys, stack_secrets))
 }
 
 /// Runs one API route as a Lambda function. Fails fast on missing configuration.
@@ -257,7 +279,7 @@ pub async fn lambda_watcher(role: WatcherRole) -> Result<Watcher, ConfigError> {
     let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
     let bus_name = required(&vars, "PAYOUTS_EVENT_BUS_NAME")?;
-    let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue), (Arc::new(NoDataKeys), Arc::new(NoDataKeys)))?;
     let readers = match role {
         WatcherRole::Chains => chain_readers(&app.chains, &rpc_options(&vars)?)?,
         WatcherRole::OutboxOnly => ChainReaders::new(),
@@ -280,7 +302,7 @@ pub fn scanner_config(vars: &dyn Vars) -> Result<ScannerConfig, ConfigError> {
 pub async fn lambda_scanner() -> Result<Scanner, ConfigError> {
     let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
-    let app = aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))?;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue), (Arc::new(NoDataKeys), Arc::new(NoDataKeys)))?;
     let readers = chain_readers(&app.chains, &rpc_options(&vars)?)?;
     Ok(Scanner::new(app, readers, scanner_config(&vars)?))
 }
@@ -301,7 +323,7 @@ pub async fn run_reconciliation_job() -> Result<(), lambda_runtime::Error> {
     let app = async {
         let config = lambda_sdk_config().await?;
         let vars = lambda_vars(&config).await?;
-        aws_app(&vars, &config, Arc::new(NoQueue), Arc::new(NoDataKeys))
+        aws_app(&vars, &config, Arc::new(NoQueue), (Arc::new(NoDataKeys), Arc::new(NoDataKeys)))
     }
     .await;
     run_job(Some("reconciliation-job"), app, |app, event: EventBridgeEvent<serde_json::Value>| async move {
@@ -449,7 +471,7 @@ pub async fn lambda_dispatcher() -> Result<Dispatcher, ConfigError> {
     let config = lambda_sdk_config().await?;
     let vars = lambda_vars(&config).await?;
     let retry_queue_url = required(&vars, "PAYOUTS_WEBHOOK_RETRY_QUEUE_URL")?;
-    let app = aws_app(&vars, &config, Arc::new(NoQueue), kms_keys(&vars, &config)?)?;
+    let app = aws_app(&vars, &config, Arc::new(NoQueue), (kms_keys(&vars, &config)?, Arc::new(NoDataKeys)))?;
     let retry_queue = Arc::new(SqsRetryQueue::new(aws_sdk_sqs::Client::new(&config), retry_queue_url));
     dispatcher(app, &vars, false, Some(retry_queue))
 }

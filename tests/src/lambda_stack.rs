@@ -38,6 +38,8 @@ pub struct Emulated {
     pub bus: String,
     /// The KMS key of the webhook secrets: (id, ARN).
     pub secrets_key: (String, String),
+    /// The KMS HMAC key of the list cursors: (id, ARN).
+    pub cursor_key: (String, String),
 }
 
 pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
@@ -62,10 +64,21 @@ pub async fn emulated() -> Emulated {
     let bus_tap = urls.pop().unwrap();
     let retry_queue = urls.pop().unwrap();
     let tx_queue = urls.pop().unwrap();
-    let key = aws_sdk_kms::Client::new(&config).create_key().description("webhook secrets").send().await.unwrap();
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key = kms.create_key().description("webhook secrets").send().await.unwrap();
     let key = key.key_metadata().unwrap();
     let secrets_key = (key.key_id().to_owned(), key.arn().unwrap().to_owned());
-    Emulated { sqs, tx_queue, retry_queue, bus_tap, bus, secrets_key }
+    let key = kms
+        .create_key()
+        .description("list cursors")
+        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap();
+    let key = key.key_metadata().unwrap();
+    let cursor_key = (key.key_id().to_owned(), key.arn().unwrap().to_owned());
+    Emulated { sqs, tx_queue, retry_queue, bus_tap, bus, secrets_key, cursor_key }
 }
 
 impl Emulated {
@@ -312,10 +325,12 @@ pub async fn deploy(rig: &WatchRig, binaries: &Path) -> Deployment {
         ("WebhookRetryQueue", aws.retry_queue.clone()),
         ("EventBus", aws.bus.clone()),
         ("WebhookSecretsKey", aws.secrets_key.0.clone()),
+        ("CursorKey", aws.cursor_key.0.clone()),
     ] {
         resolver.refs.insert(logical_id.into(), value);
     }
     resolver.attributes.insert("WebhookSecretsKey.Arn".into(), aws.secrets_key.1.clone());
+    resolver.attributes.insert("CursorKey.Arn".into(), aws.cursor_key.1.clone());
     resolver.attributes.insert("PayoutsTable.Arn".into(), format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}"));
     for (logical_id, url) in [("TxQueue", &aws.tx_queue), ("WebhookRetryQueue", &aws.retry_queue)] {
         resolver.attributes.insert(format!("{logical_id}.QueueName"), url.rsplit('/').next().unwrap().to_owned());

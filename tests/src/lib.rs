@@ -33,6 +33,7 @@ use payouts::ports::chain::{ChainError, ContractWallets};
 use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
 use payouts::ports::store::{IndexName, IndexQuery, read_all};
 use payouts::ports::{Clock, Store};
+use payouts::service::pagination::Cursors;
 use payouts::service::secrets::SecretVault;
 use payouts::service::{App, admin, records};
 use serde_json::Value;
@@ -158,7 +159,8 @@ impl Harness {
             clock: clock.clone(),
             chains: Arc::new(chains()),
             contract_wallets: Arc::new(NoContractWallets),
-            vault: Arc::new(SecretVault::new(keys)),
+            vault: Arc::new(SecretVault::new(keys.clone())),
+            cursors: Arc::new(Cursors::new(keys)),
         };
         let mut harness = Harness {
             app,
@@ -296,7 +298,7 @@ pub fn embedded_app() -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(dir.path()).expect("embedded store");
     let keys = Arc::new(LocalKeyFile::open(dir.path()).expect("key file"));
-    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), Arc::new(chains()), Arc::new(NoContractWallets), keys), dir)
+    (App::new(Arc::new(store), Arc::new(RecordingQueue::default()), Arc::new(chains()), Arc::new(NoContractWallets), keys.clone(), keys), dir)
 }
 
 /// A valid tron recipient (not a token contract).

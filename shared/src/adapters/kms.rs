@@ -1,12 +1,12 @@
 //! [`DataKeys`] on AWS KMS: `GenerateDataKey` (AES-256) and `Decrypt`, both with the encryption
 //! context, on the stack's key (`PAYOUTS_WEBHOOK_KMS_KEY_ID`). The plaintext key is used and
-//! dropped; KMS keeps the master key.
+//! dropped; KMS keeps the master key. And [`StackSecrets`] from `GenerateMac`.
 
-use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError};
+use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError, StackSecrets};
 use async_trait::async_trait;
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::DataKeySpec;
+use aws_sdk_kms::types::{DataKeySpec, MacAlgorithmSpec};
 
 pub struct KmsDataKeys {
     client: aws_sdk_kms::Client,
@@ -67,5 +67,35 @@ impl DataKeys for KmsDataKeys {
             .await
             .map_err(|e| key_error("Decrypt", e))?;
         data_key_bytes("Decrypt", answer.plaintext())
+    }
+}
+
+/// [`StackSecrets`] on AWS KMS: `GenerateMac` (HMAC-SHA256) of the label under the stack's HMAC
+/// key (`PAYOUTS_CURSOR_KMS_KEY_ID`). The same label gives every instance the same secret; the
+/// key itself never leaves KMS.
+pub struct KmsStackSecrets {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+impl KmsStackSecrets {
+    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> KmsStackSecrets {
+        KmsStackSecrets { client, key_id: key_id.into() }
+    }
+}
+
+#[async_trait]
+impl StackSecrets for KmsStackSecrets {
+    async fn derive(&self, label: &str) -> Result<[u8; 32], KeyError> {
+        let answer = self
+            .client
+            .generate_mac()
+            .key_id(&self.key_id)
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .message(Blob::new(label.as_bytes().to_vec()))
+            .send()
+            .await
+            .map_err(|e| key_error("GenerateMac", e))?;
+        data_key_bytes("GenerateMac", answer.mac())
     }
 }

@@ -1,11 +1,13 @@
 //! [`DataKeys`] without a cloud: the master key is 32 random bytes in `<data dir>/master.key`
 //! (mode 0600), made on first start. Data keys are wrapped with AES-256-GCM under it, bound to
-//! the context, in the same envelope format as in AWS. Keep the file with the data directory:
-//! without it no endpoint secret opens.
+//! the context, in the same envelope format as in AWS. Stack secrets are its HMACs of their
+//! labels. Keep the file with the data directory: without it no endpoint secret opens and no
+//! list cursor given out before verifies.
 
 use crate::domain::sealed::{self, DATA_KEY_BYTES};
-use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError};
+use crate::ports::keys::{DataKey, DataKeys, KeyContext, KeyError, StackSecrets};
 use async_trait::async_trait;
+use hmac::{Hmac, Mac};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -86,6 +88,18 @@ impl DataKeys for LocalKeyFile {
         let plaintext = sealed::open(&self.master, &nonce, ciphertext, &additional_data(context))
             .map_err(|_| invalid("wrapped by another key file, or for another record"))?;
         plaintext.try_into().map_err(|_| invalid("not a 256-bit key"))
+    }
+}
+
+/// The key file's HMAC-SHA256 of the label, the local counterpart of KMS `GenerateMac`: the same
+/// label gives the same secret for as long as the key file is kept.
+#[async_trait]
+impl StackSecrets for LocalKeyFile {
+    async fn derive(&self, label: &str) -> Result<[u8; 32], KeyError> {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.master).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        mac.update(b"payouts stack secret: ");
+        mac.update(label.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
     }
 }
 

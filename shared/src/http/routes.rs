@@ -106,6 +106,38 @@ impl Route {
         }
     }
 
+    /// Whether the route answers pages with a `cursor` (and so needs the cursor key).
+    pub fn pages(self) -> bool {
+        match self {
+            Route::ListPayouts
+            | Route::ListSettlements
+            | Route::ListReconciliationItems
+            | Route::ListWallets
+            | Route::ListWebhooks
+            | Route::ListDeliveries
+            | Route::ListEvents => true,
+            Route::CreatePayout
+            | Route::GetReconciliation
+            | Route::CreateWallet
+            | Route::GetWallet
+            | Route::DeleteWallet
+            | Route::VerifyWallet
+            | Route::GetPayout
+            | Route::UpdatePayout
+            | Route::ExecutePayout
+            | Route::CreateWebhook
+            | Route::GetWebhook
+            | Route::DeleteWebhook
+            | Route::RetryDelivery
+            | Route::GetEvent
+            | Route::GetAccount
+            | Route::Health
+            | Route::OpenApi
+            | Route::Dashboard
+            | Route::Fallback => false,
+        }
+    }
+
     /// Stable name, used in logs and as the Lambda binary's suffix.
     pub fn name(self) -> &'static str {
         match self {

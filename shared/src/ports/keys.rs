@@ -40,3 +40,11 @@ pub trait DataKeys: Send + Sync {
     async fn generate(&self, context: &KeyContext) -> Result<DataKey, KeyError>;
     async fn unwrap(&self, wrapped: &[u8], context: &KeyContext) -> Result<[u8; 32], KeyError>;
 }
+
+/// A secret every instance of the stack derives alike for one purpose (`label`), stored nowhere:
+/// KMS `GenerateMac` under the stack's HMAC key in AWS (the key never leaves KMS), an HMAC under
+/// the key file locally. For what one instance makes and another must verify, like list cursors.
+#[async_trait]
+pub trait StackSecrets: Send + Sync {
+    async fn derive(&self, label: &str) -> Result<[u8; 32], KeyError>;
+}

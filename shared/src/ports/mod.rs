@@ -11,6 +11,6 @@ pub mod webhook;
 
 pub use bus::EventBus;
 pub use clock::{Clock, SystemClock};
-pub use keys::DataKeys;
+pub use keys::{DataKeys, StackSecrets};
 pub use queue::{TxMessage, TxQueue};
 pub use store::{Condition, IndexName, IndexQuery, Item, ItemKey, Store, StoreError, WriteOp};

@@ -28,7 +28,7 @@ pub(crate) const COMMIT_ATTEMPTS: usize = 3;
 
 use crate::config::ChainRegistry;
 use crate::ports::chain::ContractWallets;
-use crate::ports::{Clock, DataKeys, Store, TxQueue};
+use crate::ports::{Clock, DataKeys, StackSecrets, Store, TxQueue};
 use std::sync::Arc;
 
 /// Everything a request needs, built once per process (per Lambda instance) and shared.
@@ -42,6 +42,8 @@ pub struct App {
     pub contract_wallets: Arc<dyn ContractWallets>,
     /// Seals and opens webhook signing secrets (creating endpoints, signing deliveries).
     pub vault: Arc<secrets::SecretVault>,
+    /// Seals and opens list cursors (list routes only).
+    pub cursors: Arc<pagination::Cursors>,
 }
 
 impl App {
@@ -52,8 +54,17 @@ impl App {
         chains: Arc<ChainRegistry>,
         contract_wallets: Arc<dyn ContractWallets>,
         keys: Arc<dyn DataKeys>,
+        stack_secrets: Arc<dyn StackSecrets>,
     ) -> App {
-        App { store, tx_queue, clock: Arc::new(crate::ports::SystemClock), chains, contract_wallets, vault: Arc::new(secrets::SecretVault::new(keys)) }
+        App {
+            store,
+            tx_queue,
+            clock: Arc::new(crate::ports::SystemClock),
+            chains,
+            contract_wallets,
+            vault: Arc::new(secrets::SecretVault::new(keys)),
+            cursors: Arc::new(pagination::Cursors::new(stack_secrets)),
+        }
     }
 
     pub fn now(&self) -> crate::domain::time::Timestamp {

@@ -1,35 +1,36 @@
 //! Cursor pagination: `limit` (default 25, 1–100) and an opaque `cursor`, newest first.
 //!
-//! A cursor is the position of the last item of a page, bound to the query that produced it
-//! (index partition and filters), so it cannot be replayed against another list or tenant.
+//! A cursor is the position of the last item of a page, sealed under a stack secret and bound to
+//! the query that produced it (index partition and filters), so it cannot be read, forged or
+//! replayed against another list or tenant ([`Cursors`]).
 
 use super::records::decode;
+use crate::domain::sealed::{self, DATA_KEY_BYTES};
 use crate::error::ApiError;
+use crate::ports::StackSecrets;
 use crate::ports::store::{IndexPosition, IndexQuery, Item, ItemKey, Store};
+use crate::service::App;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 pub const DEFAULT_LIMIT: usize = 25;
-/// DynamoDB's limits on key values (bytes).
-const MAX_PARTITION_KEY_BYTES: usize = 2048;
-const MAX_SORT_KEY_BYTES: usize = 1024;
 pub const MAX_LIMIT: usize = 100;
 
+/// A cursor's plaintext: the index sort key and the item's key of the last item of a page.
 #[derive(Serialize, Deserialize)]
 struct CursorData {
-    /// Index sort key.
     s: String,
-    /// Item pk and sk.
     p: String,
     k: String,
-    /// Binding to the query.
-    q: String,
 }
 
-fn binding(query: &IndexQuery) -> String {
+/// The query a cursor is bound to (index, partition and filters): its AES-GCM additional data.
+fn binding(query: &IndexQuery) -> Vec<u8> {
     let mut digest = Sha256::new();
     digest.update(query.index.as_str().as_bytes());
     digest.update([0]);
@@ -38,7 +39,66 @@ fn binding(query: &IndexQuery) -> String {
         digest.update([0]);
         digest.update(format!("{filter:?}").as_bytes());
     }
-    hex::encode(&digest.finalize()[..8])
+    digest.finalize().to_vec()
+}
+
+/// The first byte of every cursor, so a later format can be told apart.
+const CURSOR_VERSION: u8 = 1;
+const NONCE_BYTES: usize = 12;
+/// The [`StackSecrets`] label of the cursor key.
+const CURSOR_KEY_LABEL: &str = "list-cursors/v1";
+
+/// Seals and opens list cursors. A cursor is `base64url(version ‖ nonce ‖ AES-256-GCM(position))`
+/// under a key every instance of the stack derives alike ([`StackSecrets`]), with the query it
+/// belongs to as additional data. So it is opaque (no table key is readable in it) and
+/// authenticated: a forged, altered, truncated, other-tenant or other-list cursor does not open,
+/// and is a 400 `invalid_cursor`, never a query the store would refuse. The key is derived on
+/// the first cursor a process seals or opens (one KMS call per Lambda instance), not at start.
+pub struct Cursors {
+    secrets: Arc<dyn StackSecrets>,
+    key: OnceCell<[u8; DATA_KEY_BYTES]>,
+}
+
+impl Cursors {
+    pub fn new(secrets: Arc<dyn StackSecrets>) -> Cursors {
+        Cursors { secrets, key: OnceCell::new() }
+    }
+
+    async fn key(&self) -> Result<&[u8; DATA_KEY_BYTES], ApiError> {
+        self.key.get_or_try_init(|| async { self.secrets.derive(CURSOR_KEY_LABEL).await.map_err(ApiError::internal) }).await
+    }
+
+    pub async fn seal(&self, query: &IndexQuery, position: &IndexPosition) -> Result<String, ApiError> {
+        let data = CursorData { s: position.index_sk.clone(), p: position.key.pk.clone(), k: position.key.sk.clone() };
+        let plaintext = serde_json::to_vec(&data).map_err(ApiError::internal)?;
+        let (nonce, ciphertext) = sealed::seal(self.key().await?, &plaintext, &binding(query)).map_err(ApiError::internal)?;
+        let mut bytes = Vec::with_capacity(1 + NONCE_BYTES + ciphertext.len());
+        bytes.push(CURSOR_VERSION);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ciphertext);
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub async fn open(&self, query: &IndexQuery, cursor: &str) -> Result<IndexPosition, ApiError> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).map_err(|_| ApiError::invalid_cursor())?;
+        let Some((&CURSOR_VERSION, rest)) = bytes.split_first() else { return Err(ApiError::invalid_cursor()) };
+        if rest.len() < NONCE_BYTES {
+            return Err(ApiError::invalid_cursor());
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| ApiError::invalid_cursor())?;
+        let plaintext = sealed::open(self.key().await?, &nonce, ciphertext, &binding(query)).map_err(|_| ApiError::invalid_cursor())?;
+        let data: CursorData = serde_json::from_slice(&plaintext).map_err(|_| ApiError::invalid_cursor())?;
+        Ok(IndexPosition { index_sk: data.s, key: ItemKey { pk: data.p, sk: data.k } })
+    }
+
+    /// [`Cursors::open`] of a list request's `cursor`, if it has one.
+    pub async fn open_param(&self, query: &IndexQuery, params: &ListParams<'_>) -> Result<Option<IndexPosition>, ApiError> {
+        match params.cursor() {
+            Some(cursor) => self.open(query, cursor).await.map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 pub fn parse_limit(text: Option<&str>) -> Result<usize, ApiError> {
@@ -47,27 +107,6 @@ pub fn parse_limit(text: Option<&str>) -> Result<usize, ApiError> {
         Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
         _ => Err(ApiError::invalid_parameter("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}."))),
     }
-}
-
-pub fn encode_cursor(query: &IndexQuery, position: &IndexPosition) -> String {
-    let data = CursorData { s: position.index_sk.clone(), p: position.key.pk.clone(), k: position.key.sk.clone(), q: binding(query) };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).unwrap_or_default())
-}
-
-pub fn decode_cursor(query: &IndexQuery, cursor: &str) -> Result<IndexPosition, ApiError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).map_err(|_| ApiError::invalid_cursor())?;
-    let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| ApiError::invalid_cursor())?;
-    if data.q != binding(query) {
-        return Err(ApiError::invalid_cursor());
-    }
-    // The binding is not a secret, so a cursor can be forged: whatever it says must still be a
-    // key the store accepts (DynamoDB refuses empty and oversized key values with an error that
-    // would otherwise surface as a 500).
-    let plausible = |text: &str, max: usize| !text.is_empty() && text.len() <= max;
-    if !plausible(&data.p, MAX_PARTITION_KEY_BYTES) || !plausible(&data.k, MAX_SORT_KEY_BYTES) || !plausible(&data.s, MAX_SORT_KEY_BYTES) {
-        return Err(ApiError::invalid_cursor());
-    }
-    Ok(IndexPosition { index_sk: data.s, key: ItemKey { pk: data.p, sk: data.k } })
 }
 
 /// Every list response: `{"data": [...], "has_more", "next_cursor"}`.
@@ -124,12 +163,12 @@ impl<'a> ListParams<'a> {
 /// One page of `query` as a list response: each record decoded and turned into its public view
 /// (`None` leaves it out).
 pub async fn list_page<R: DeserializeOwned, V>(
-    store: &dyn Store,
+    app: &App,
     query: IndexQuery,
     params: &ListParams<'_>,
     view: impl Fn(R) -> Option<V>,
 ) -> Result<ListBody<V>, ApiError> {
-    let page = fetch_page(store, query, params.cursor(), params.limit).await?;
+    let page = fetch_page(app.store.as_ref(), &app.cursors, query, params).await?;
     let mut data = Vec::with_capacity(page.items.len());
     for item in &page.items {
         data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));
@@ -144,49 +183,21 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Runs `query` for one page: asks for one item more than `limit` to know whether more exist.
-pub async fn fetch_page(store: &dyn Store, mut query: IndexQuery, cursor: Option<&str>, limit: usize) -> Result<Page, ApiError> {
-    query.after = cursor.map(|c| decode_cursor(&query, c)).transpose()?;
+/// Runs `query` for one page from the request's cursor: asks for one item more than `limit` to
+/// know whether more exist.
+pub async fn fetch_page(store: &dyn Store, cursors: &Cursors, mut query: IndexQuery, params: &ListParams<'_>) -> Result<Page, ApiError> {
+    let limit = params.limit;
+    query.after = cursors.open_param(&query, params).await?;
     query.limit = limit + 1;
     let mut items = store.query(&query).await.map_err(ApiError::internal)?;
     let has_more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor =
-        if has_more { items.last().and_then(|last| IndexPosition::of(last, query.index)).map(|position| encode_cursor(&query, &position)) } else { None };
+    let next_cursor = match items.last().and_then(|last| IndexPosition::of(last, query.index)) {
+        Some(position) if has_more => Some(cursors.seal(&query, &position).await?),
+        _ => None,
+    };
     Ok(Page { items, has_more, next_cursor })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ports::store::IndexName;
-
-    fn query(pk: &str) -> IndexQuery {
-        IndexQuery { index: IndexName::Gsi1, pk: pk.into(), sk_at_most: None, after: None, filters: vec![], descending: true, limit: 10, now_unix: 0 }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_are_bound_to_their_query() {
-        let position = IndexPosition { index_sk: "000123#po_x".into(), key: ItemKey::new("PO#po_x", "PO") };
-        let cursor = encode_cursor(&query("org_a#live#PO"), &position);
-        assert_eq!(decode_cursor(&query("org_a#live#PO"), &cursor).ok(), Some(position));
-        assert_eq!(decode_cursor(&query("org_b#live#PO"), &cursor).err().map(|e| e.code), Some("invalid_cursor"));
-        assert_eq!(decode_cursor(&query("org_a#live#PO"), "not-a-cursor!").err().map(|e| e.code), Some("invalid_cursor"));
-        assert_eq!(decode_cursor(&query("org_a#live#PO"), "eyJ4IjoxfQ").err().map(|e| e.code), Some("invalid_cursor"));
-        // Forged with the right binding (it is no secret) but keys no store accepts.
-        for (s, p, k) in [("", "PO#po_x", "PO"), ("000123#po_x", "", "PO"), ("000123#po_x", "PO#po_x", &"x".repeat(1025)[..])] {
-            let forged = URL_SAFE_NO_PAD
-                .encode(serde_json::to_vec(&CursorData { s: s.into(), p: p.into(), k: k.into(), q: binding(&query("org_a#live#PO")) }).unwrap_or_default());
-            assert_eq!(decode_cursor(&query("org_a#live#PO"), &forged).err().map(|e| e.code), Some("invalid_cursor"), "{s:?} {p:?}");
-        }
-    }
-
-    #[test]
-    fn limits_are_checked() {
-        assert_eq!(parse_limit(None).ok(), Some(25));
-        assert_eq!(parse_limit(Some("100")).ok(), Some(100));
-        for bad in ["0", "101", "-1", "ten", ""] {
-            assert_eq!(parse_limit(Some(bad)).err().and_then(|e| e.param), Some("limit".to_owned()), "{bad}");
-        }
-    }
-}
+mod tests;

@@ -238,7 +238,7 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
     if let Some(token) = token {
         query.filters.push(AttrRange::equal_to(records::ATTR_TOKEN, token.as_str()));
     }
-    let list = list_page(app.store.as_ref(), query, &params, |intent: PayoutIntent| Some(intent.view())).await?;
+    let list = list_page(app, query, &params, |intent: PayoutIntent| Some(intent.view())).await?;
     Reply::json(200, &list)
 }
 

@@ -10,7 +10,7 @@
 use super::App;
 use super::auth::{Principal, authenticate};
 use super::csv::{CsvWriter, wants_csv};
-use super::pagination::{ListBody, ListParams, decode_cursor, encode_cursor};
+use super::pagination::{ListBody, ListParams};
 use super::records::{self, decode};
 use super::reply::Reply;
 use crate::domain::chain::{Chain, Environment, Token};
@@ -341,7 +341,7 @@ pub async fn items(app: &App, secret: &ApiKeySecret, params: &[(String, String)]
     };
     if csv {
         let mut writer = CsvWriter::new(&ITEM_COLUMNS);
-        let mut page_query = IndexQuery { after: params.cursor().map(|c| decode_cursor(&query, c)).transpose()?, limit: PAGE, ..query };
+        let mut page_query = IndexQuery { after: app.cursors.open_param(&query, &params).await?, limit: PAGE, ..query };
         loop {
             let (found, next) = items_in_page(app.store.as_ref(), &page_query, category, &filters, now).await.map_err(ApiError::internal)?;
             for item in with_suggestions(found.into_iter().map(|(item, _)| item).collect(), &candidates) {
@@ -354,10 +354,13 @@ pub async fn items(app: &App, secret: &ApiKeySecret, params: &[(String, String)]
         }
         return Ok(Reply::csv(writer.finish(), &format!("reconciliation-{category}.csv")));
     }
-    let after = params.cursor().map(|c| decode_cursor(&query, c)).transpose()?;
+    let after = app.cursors.open_param(&query, &params).await?;
     let (items, more_after) = items_page(app.store.as_ref(), &query, after, params.limit, (category, &filters, now)).await.map_err(ApiError::internal)?;
     let has_more = more_after.is_some();
-    let next_cursor = more_after.map(|position| encode_cursor(&query, &position));
+    let next_cursor = match more_after {
+        Some(position) => Some(app.cursors.seal(&query, &position).await?),
+        None => None,
+    };
     let data = with_suggestions(items, &candidates).iter().map(view).collect();
     Reply::json(200, &ListBody { data, has_more, next_cursor })
 }

@@ -5,7 +5,7 @@
 use super::App;
 use super::auth::authenticate;
 use super::csv::{CsvWriter, wants_csv};
-use super::pagination::{ListParams, decode_cursor, list_page};
+use super::pagination::{ListParams, list_page};
 use super::records;
 use super::reply::Reply;
 use crate::domain::chain::Chain;
@@ -86,7 +86,7 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)],
     if csv {
         // Every page of the filter, in one document.
         let mut writer = CsvWriter::new(&COLUMNS);
-        let mut page_query = IndexQuery { after: params.cursor().map(|c| decode_cursor(&query, c)).transpose()?, ..query };
+        let mut page_query = IndexQuery { after: app.cursors.open_param(&query, &params).await?, ..query };
         loop {
             let page = app.store.query(&page_query).await.map_err(ApiError::internal)?;
             for item in &page {
@@ -102,8 +102,6 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)],
         }
         return Ok(Reply::csv(writer.finish(), "settlements.csv"));
     }
-    let list =
-        list_page(app.store.as_ref(), query, &params, |settlement: Settlement| chain.is_none_or(|chain| settlement.chain == chain).then(|| settlement.view()))
-            .await?;
+    let list = list_page(app, query, &params, |settlement: Settlement| chain.is_none_or(|chain| settlement.chain == chain).then(|| settlement.view())).await?;
     Reply::json(200, &list)
 }

@@ -176,7 +176,7 @@ pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)])
         (None, None) => (IndexName::Gsi1, records::wallets_of(&principal.org_id, principal.environment)),
     };
     let query = IndexQuery::partition(index, pk, true, app.now().timestamp());
-    let list = list_page(app.store.as_ref(), query, &params, |wallet: SourceWallet| status.is_none_or(|s| wallet.status == s).then(|| wallet.view())).await?;
+    let list = list_page(app, query, &params, |wallet: SourceWallet| status.is_none_or(|s| wallet.status == s).then(|| wallet.view())).await?;
     Reply::json(200, &list)
 }
 

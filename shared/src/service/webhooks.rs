@@ -114,7 +114,7 @@ pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String,
     let principal = webhook_principal(app, secret).await?;
     let params = ListParams::parse(params, &[])?;
     let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&principal.org_id, principal.environment), true, app.now().timestamp());
-    let list = list_page(app.store.as_ref(), query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(None))).await?;
+    let list = list_page(app, query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(None))).await?;
     Reply::json(200, &list)
 }
 
@@ -140,7 +140,7 @@ pub async fn list_deliveries(app: &App, secret: &ApiKeySecret, webhook_id: &str,
     let params = ListParams::parse(params, &[])?;
     let (endpoint, _) = owned_endpoint(app, &principal, webhook_id).await?;
     let query = IndexQuery::partition(IndexName::Gsi1, records::deliveries_of(&endpoint.id), true, app.now().timestamp());
-    let list = list_page(app.store.as_ref(), query, &params, |delivery: Delivery| Some(delivery.view())).await?;
+    let list = list_page(app, query, &params, |delivery: Delivery| Some(delivery.view())).await?;
     Reply::json(200, &list)
 }
 
@@ -197,7 +197,7 @@ pub async fn list_events(app: &App, secret: &ApiKeySecret, params: &[(String, St
     };
     let query = IndexQuery::partition(index, pk, true, app.now().timestamp());
     let readable = |event: &Event| principal.require(event.event_type.feature()).is_ok();
-    let list = list_page(app.store.as_ref(), query, &params, |event: Event| readable(&event).then(|| event.view())).await?;
+    let list = list_page(app, query, &params, |event: Event| readable(&event).then(|| event.view())).await?;
     Reply::json(200, &list)
 }
 

@@ -18,3 +18,16 @@ async fn the_key_file_is_made_once_private_and_reused_by_the_next_process() {
     let stranger = LocalKeyFile::open(elsewhere.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(stranger.unwrap(&key.wrapped, &context).await, Err(KeyError::Invalid(_))), "another data directory's key");
 }
+
+#[tokio::test]
+async fn stack_secrets_are_stable_per_label_and_key_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let first = LocalKeyFile::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let again = LocalKeyFile::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let secret = first.derive("list-cursors/v1").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.derive("list-cursors/v1").await, Ok(secret), "another process of the same data directory derives the same secret");
+    assert_ne!(first.derive("other/v1").await, Ok(secret), "another label");
+    let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let stranger = LocalKeyFile::open(elsewhere.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(stranger.derive("list-cursors/v1").await, Ok(secret), "another key file");
+}

@@ -49,7 +49,14 @@ impl crate::ports::chain::ContractWallets for NoWallets {
 #[tokio::test]
 async fn an_unreachable_store_is_a_503_without_internals() {
     let chains = Arc::new(crate::config::ChainRegistry::from_vars(&std::collections::BTreeMap::<String, String>::new()).unwrap());
-    let app = App::new(Arc::new(DownStore), Arc::new(NoQueue), chains, Arc::new(NoWallets), Arc::new(crate::runtime::NoDataKeys));
+    let app = App::new(
+        Arc::new(DownStore),
+        Arc::new(NoQueue),
+        chains,
+        Arc::new(NoWallets),
+        Arc::new(crate::runtime::NoDataKeys),
+        Arc::new(crate::runtime::NoDataKeys),
+    );
     let error = get(&app).await.err().unwrap();
     assert_eq!((error.status().as_u16(), error.code), (503, "store_unavailable"));
     assert!(!error.message.contains("connection refused"), "{}", error.message);
