@@ -643,8 +643,10 @@ fn print_report(
     let metrics = idle_metrics.len() as f64 * Prices::CUSTOM_METRIC_PER_MONTH;
     idle_total += metrics;
     println!("| custom metrics the idle sweeps publish | {} | {} |", idle_metrics.len(), dollars(metrics));
-    idle_total += Prices::KMS_KEY_PER_MONTH;
-    println!("| KMS key (webhook secrets) | 1 | {} |", dollars(Prices::KMS_KEY_PER_MONTH));
+    // The webhook secrets' key and the list cursors' HMAC key.
+    let keys = deployment.template.0["Resources"].as_object().into_iter().flatten().filter(|(_, r)| r["Type"] == "AWS::KMS::Key").count();
+    idle_total += keys as f64 * Prices::KMS_KEY_PER_MONTH;
+    println!("| KMS keys (webhook secrets, list cursors) | {keys} | {} |", dollars(keys as f64 * Prices::KMS_KEY_PER_MONTH));
     let (always, per_function) = alarm_metrics(deployment);
     let alarms = always as f64 * Prices::ALARM_METRIC_PER_MONTH;
     idle_total += alarms;
