@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: the AWS emulator (moto, in .venv-moto), the
 # template checks (cfn-lint + sam validate, in .venv-sam), an OpenAPI validator (.venv-openapi),
+# the API fuzzer (schemathesis, in .venv-fuzz),
 # anvil/cast and TronWeb (npm, in infra/devnet), Debian's chromium (apt) with playwright-core and
 # axe-core (npm, in tests/browser) for the dashboard's browser test,
 # then every Rust test of the workspace. Everything listens on 127.0.0.1 and is stopped at exit.
@@ -49,6 +50,13 @@ if [[ ! -x .venv-openapi/bin/python ]] || ! .venv-openapi/bin/python -c 'import 
   .venv-openapi/bin/pip install --quiet --disable-pip-version-check 'openapi-spec-validator==0.9.0' >&2
 fi
 export PAYOUTS_TEST_OPENAPI_PYTHON="$PWD/.venv-openapi/bin/python"
+
+step "API fuzzer (schemathesis, for the fuzz run of the served document)"
+if [[ ! -x .venv-fuzz/bin/st ]] || ! .venv-fuzz/bin/st --version 2>/dev/null | grep -q '4.32.5'; then
+  python3 -m venv .venv-fuzz
+  .venv-fuzz/bin/pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5' >&2
+fi
+export PAYOUTS_TEST_SCHEMATHESIS="$PWD/.venv-fuzz/bin/st"
 
 step "cargo fmt --check"
 cargo fmt --all --check

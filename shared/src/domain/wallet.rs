@@ -26,9 +26,6 @@ pub const EIP1271_MAGIC_VALUE: [u8; 4] = [0x16, 0x26, 0xba, 0x7e];
 /// Tron's signed-message prefix (TIP-191, TronWeb's `signMessageV2`).
 const TRON_MESSAGE_PREFIX: &str = "\x19TRON Signed Message:\n";
 
-/// Longest wallet label, in characters.
-pub const LABEL_MAX: usize = 100;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WalletStatus {

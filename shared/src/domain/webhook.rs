@@ -521,7 +521,8 @@ pub enum EndpointHost {
 
 /// Checks a merchant's endpoint URL for an environment and returns its normalized form, or why it
 /// is refused (a sentence fit for an API error):
-/// - at most [`MAX_ENDPOINT_URL_LEN`] characters, no whitespace or control characters;
+/// - at most [`MAX_ENDPOINT_URL_LEN`] characters as given (the API's `maxLength`; the stored,
+///   normalized form may be longer once percent-encoded), no whitespace or control characters;
 /// - `https` in live, `http` or `https` in sandbox;
 /// - no user name or password, a host, a non-zero port;
 /// - an IP-literal host must be [`allowed`] for the environment; `localhost` and `*.localhost`
@@ -537,7 +538,7 @@ pub fn check_endpoint_url(url: &str, environment: Environment) -> Result<(url::U
     if url.is_empty() {
         return Err("the URL is empty".to_owned());
     }
-    if url.len() > MAX_ENDPOINT_URL_LEN {
+    if url.chars().count() > MAX_ENDPOINT_URL_LEN {
         return Err(format!("the URL is longer than {MAX_ENDPOINT_URL_LEN} characters"));
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -575,9 +576,6 @@ pub fn check_endpoint_url(url: &str, environment: Environment) -> Result<(url::U
         && !allowed(class, environment)
     {
         return Err(format!("{environment} endpoints may not use a {class} address"));
-    }
-    if parsed.as_str().len() > MAX_ENDPOINT_URL_LEN {
-        return Err(format!("the URL is longer than {MAX_ENDPOINT_URL_LEN} characters once normalized"));
     }
     Ok((parsed, host))
 }

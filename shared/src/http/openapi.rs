@@ -1,8 +1,8 @@
 //! The OpenAPI 3 document, generated from the code's own types, served at `GET /v1/openapi.json`.
 //!
-//! The request-body types below carry `#[serde(deny_unknown_fields)]` for the schema derive,
-//! which writes it as `additionalProperties: false`: the handlers refuse unknown fields
-//! (`unknown_field`).
+//! The request bodies' schemas are derived from the request types of the services
+//! (`service::payouts::CreatePayoutRequest`, …), the same types whose schema the services check
+//! bodies against (`JsonObject::conform`): field names, required fields, lengths.
 
 use crate::domain::endpoint::EndpointView;
 use crate::domain::payout::PayoutView;
@@ -14,55 +14,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// `POST /v1/payouts` body.
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct CreatePayoutRequest {
-    /// tron: base58check `T…`; arbitrum/base: `0x…` (EIP-55 checksum enforced when mixed case).
-    recipient_address: String,
-    chain: crate::domain::chain::Chain,
-    token: crate::domain::chain::Token,
-    /// JSON number, at least 0.01, at most 6 decimals (never rounded).
-    #[schema(value_type = f64, minimum = 0.01, example = 500.00)]
-    amount: String,
-    currency: crate::domain::payout::Currency,
-    #[schema(nullable, max_length = 512)]
-    description: Option<String>,
-    #[schema(nullable)]
-    reference_type: Option<crate::domain::payout::ReferenceType>,
-    #[schema(nullable, max_length = 255)]
-    reference_id: Option<String>,
-    #[schema(nullable, format = DateTime)]
-    due_date: Option<String>,
-}
-
-/// `PATCH /v1/payouts/{id}` body: a status change and/or draft edits.
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct UpdatePayoutRequest {
-    /// `approved` or `canceled` from draft; `pending_execution` from approved.
-    #[schema(value_type = Option<String>, example = "approved")]
-    status: Option<String>,
-    #[schema(nullable, max_length = 512)]
-    description: Option<String>,
-    #[schema(nullable, format = DateTime)]
-    due_date: Option<String>,
-}
-
-/// `POST /v1/payouts/{id}/execute` body.
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct ExecutePayoutRequest {
-    /// 64 hex characters, with or without `0x`; stored lowercase (`0x…` on EVM chains, bare on tron).
-    tx_hash: String,
-}
-
 #[utoipa::path(post, path = "/v1/payouts", tag = "Payouts", operation_id = "createPayoutIntent",
     params(("Idempotency-Key" = Option<String>, Header)),
-    request_body = CreatePayoutRequest,
+    request_body = crate::service::payouts::CreatePayoutRequest,
     responses((status = 201, body = PayoutView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
 fn create_payout() {}
@@ -135,49 +89,21 @@ fn get_payout() {}
 
 #[utoipa::path(patch, path = "/v1/payouts/{id}", tag = "Payouts", operation_id = "updatePayoutIntent",
     params(("id" = String, Path)),
-    request_body = UpdatePayoutRequest,
+    request_body = crate::service::payouts::UpdatePayoutRequest,
     responses((status = 200, body = PayoutView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
 fn update_payout() {}
 
 #[utoipa::path(post, path = "/v1/payouts/{id}/execute", tag = "Payouts", operation_id = "executePayoutIntent",
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
-    request_body = ExecutePayoutRequest,
+    request_body = crate::service::payouts::ExecutePayoutRequest,
     responses((status = 200, body = PayoutView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
 fn execute_payout() {}
 
-/// `POST /v1/payouts/wallets` body: a wallet the organization pays from.
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct CreateWalletRequest {
-    chain: crate::domain::chain::Chain,
-    /// Validated like a recipient: tron base58check `T…`; arbitrum/base `0x…` (EIP-55 checksum
-    /// enforced when mixed case); the zero address and token contracts are refused.
-    address: String,
-    #[schema(nullable, max_length = 100)]
-    label: Option<String>,
-    /// Sandbox only: the wallet is verified at once, without a proof (local development).
-    #[schema(nullable)]
-    skip_proof: Option<bool>,
-}
-
-/// `POST /v1/payouts/wallets/{wallet_id}/verify` body.
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct VerifyWalletRequest {
-    /// `0x` + hex: the EIP-191 `personal_sign` signature of `challenge` (EVM account), tron's
-    /// signed-message signature of it (TronWeb `signMessageV2`), or a signature the contract
-    /// wallet's EIP-1271 `isValidSignature` accepts for the EIP-191 hash of `challenge`.
-    #[schema(example = "0x5f1c…1b")]
-    signature: String,
-}
-
 #[utoipa::path(post, path = "/v1/payouts/wallets", tag = "Payouts", operation_id = "createSourceWallet",
     params(("Idempotency-Key" = Option<String>, Header)),
-    request_body = CreateWalletRequest,
+    request_body = crate::service::wallets::CreateWalletRequest,
     responses((status = 201, body = crate::domain::wallet::WalletView, description = "Registered, `pending_verification` (or `verified` with sandbox `skip_proof`)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
 fn create_wallet() {}
@@ -206,29 +132,14 @@ fn delete_wallet() {}
 
 #[utoipa::path(post, path = "/v1/payouts/wallets/{wallet_id}/verify", tag = "Payouts", operation_id = "verifySourceWallet",
     params(("wallet_id" = String, Path)),
-    request_body = VerifyWalletRequest,
+    request_body = crate::service::wallets::VerifyWalletRequest,
     responses((status = 200, body = crate::domain::wallet::WalletView, description = "Verified"), (status = 400, body = ErrorBody, description = "`invalid_signature`: the wallet stays pending"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`wallet_already_claimed`"), (status = 503, body = ErrorBody, description = "`chain_unavailable`: the contract wallet could not be asked")))]
 #[allow(dead_code)]
 fn verify_wallet() {}
 
-/// `POST /v1/webhooks` body.
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct CreateWebhookRequest {
-    /// `https://…` in live; sandbox may use `http://` (local development).
-    #[schema(example = "https://example.com/webhooks/billing")]
-    url: String,
-    /// At least one of the payout event types.
-    #[schema(min_items = 1)]
-    events: Vec<crate::domain::event::EventType>,
-    #[schema(nullable, max_length = 256)]
-    description: Option<String>,
-}
-
 #[utoipa::path(post, path = "/v1/webhooks", tag = "Webhooks", operation_id = "createWebhookEndpoint",
     params(("Idempotency-Key" = Option<String>, Header)),
-    request_body = CreateWebhookRequest,
+    request_body = crate::service::webhooks::CreateWebhookRequest,
     responses((status = 201, body = EndpointView, description = "Created; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn create_webhook() {}
@@ -451,7 +362,20 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn document_json() -> String {
     let Ok(mut document) = serde_json::to_value(document()) else { return "{}".to_owned() };
     name_link_fields_as_openapi_does(&mut document);
+    restore_min_properties(&mut document);
     serde_json::to_string(&document).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// utoipa-gen 5.5 writes `#[schema(min_properties = N)]` as `maxProperties: N`
+/// (`component/features.rs`, `Feature::MinProperties`). No type here asks for a maximum, so every
+/// `maxProperties` of a component schema is a minimum put back (a test checks the PATCH body's).
+fn restore_min_properties(document: &mut serde_json::Value) {
+    let schemas = document.pointer_mut("/components/schemas").and_then(|schemas| schemas.as_object_mut());
+    for schema in schemas.into_iter().flat_map(|schemas| schemas.values_mut()).filter_map(|schema| schema.as_object_mut()) {
+        if let Some(count) = schema.remove("maxProperties") {
+            schema.insert("minProperties".to_owned(), count);
+        }
+    }
 }
 
 /// utoipa 5 writes a Link object's fields in snake case (`operation_id`); OpenAPI spells them
@@ -536,6 +460,8 @@ mod tests {
         {
             assert_eq!(doc["components"]["schemas"][request]["additionalProperties"], false, "{request} refuses unknown fields, as the handler does");
         }
+        let update = &doc["components"]["schemas"]["UpdatePayoutRequest"];
+        assert_eq!((update["minProperties"].clone(), update.get("maxProperties")), (serde_json::json!(1), None), "a PATCH changes something: {update}");
         let created = &doc["paths"]["/v1/payouts"]["post"]["responses"]["201"]["links"];
         assert_eq!(created["executePayoutIntent"]["parameters"]["id"], "$response.body#/id");
         assert_eq!(created["executePayoutIntent"]["operationId"], "executePayoutIntent");

@@ -77,14 +77,6 @@ impl JsonObject {
         Ok(JsonObject { fields, fingerprint: hex::encode(digest.finalize()) })
     }
 
-    /// Refuses any field not in `allowed`, naming the first one.
-    pub fn deny_unknown(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        match self.fields.keys().find(|name| !allowed.contains(&name.as_str())) {
-            Some(name) => Err(ApiError::unknown_field(name)),
-            None => Ok(()),
-        }
-    }
-
     pub fn contains(&self, name: &str) -> bool {
         self.fields.contains_key(name)
     }
@@ -147,6 +139,93 @@ impl JsonObject {
     /// from a different request under the same key.
     pub fn fingerprint(&self) -> String {
         self.fingerprint.clone()
+    }
+}
+
+/// A chain address as a request body gives it: tron base58check `T…`, or an EVM `0x…` (EIP-55
+/// checksum enforced when mixed case). Which form, and the checksums, depend on the body's
+/// `chain`, which a pattern cannot say: the domain's parser decides.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[schema(value_type = String, pattern = r"^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$", example = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")]
+#[allow(dead_code)]
+pub struct AddressText(String);
+
+/// What a request body type's derived schema says of its fields: their names (anything else is
+/// `unknown_field`), the required ones (absent is `missing_required_field`, null is refused too),
+/// and the longest string each may be (`maxLength`). Read from the same `ToSchema` type the OpenAPI
+/// document shows, so the document and these checks cannot drift apart; the services then parse
+/// each field's value (chains, addresses, amounts) with the domain's parsers.
+#[derive(Debug, Default)]
+pub struct BodyShape {
+    fields: BTreeMap<String, FieldShape>,
+    required: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct FieldShape {
+    max_chars: Option<usize>,
+}
+
+impl BodyShape {
+    /// The shape of `T`'s schema. A type that is not an object with named properties has none,
+    /// which a unit test rules out for every request body.
+    pub fn of<T: utoipa::ToSchema>() -> BodyShape {
+        use utoipa::openapi::{RefOr, Schema};
+        let RefOr::T(Schema::Object(object)) = T::schema() else { return BodyShape::default() };
+        let fields = object
+            .properties
+            .iter()
+            .map(|(name, schema)| {
+                let max_chars = match schema {
+                    RefOr::T(Schema::Object(field)) => field.max_length,
+                    _ => None,
+                };
+                (name.clone(), FieldShape { max_chars })
+            })
+            .collect();
+        BodyShape { fields, required: object.required.clone() }
+    }
+
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.fields.keys().map(String::as_str)
+    }
+}
+
+/// A request body type: its [`BodyShape`], read from its schema once per process.
+pub trait RequestBody: utoipa::ToSchema {
+    fn shape() -> &'static BodyShape;
+}
+
+/// Implements [`RequestBody`] for a `ToSchema` type.
+macro_rules! request_body {
+    ($type:ty) => {
+        impl $crate::service::input::RequestBody for $type {
+            fn shape() -> &'static $crate::service::input::BodyShape {
+                static SHAPE: std::sync::OnceLock<$crate::service::input::BodyShape> = std::sync::OnceLock::new();
+                SHAPE.get_or_init($crate::service::input::BodyShape::of::<$type>)
+            }
+        }
+    };
+}
+pub(crate) use request_body;
+
+impl JsonObject {
+    /// Checks the body against `T`'s shape: no unknown field, every required one present and not
+    /// null (in the schema's order), no string longer than its `maxLength`.
+    pub fn conform<T: RequestBody>(&self) -> Result<(), ApiError> {
+        let shape = T::shape();
+        if let Some(name) = self.fields.keys().find(|name| !shape.fields.contains_key(name.as_str())) {
+            return Err(ApiError::unknown_field(name));
+        }
+        for name in &shape.required {
+            self.required_raw(name)?;
+        }
+        for (name, max_chars) in shape.fields.iter().filter_map(|(name, field)| Some((name, field.max_chars?))) {
+            if let Some(Some(text)) = self.nullable_string(name)? {
+                check_length(name, &text, max_chars)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -229,7 +308,31 @@ mod tests {
         assert_eq!(body.required_string("missing").err().map(|e| e.code), Some("missing_required_field"));
         assert_eq!(body.nullable_string("z").ok(), Some(Some(None)));
         assert_eq!(body.nullable_string("absent").ok(), Some(None));
-        assert_eq!(body.deny_unknown(&["s", "n", "z"]).err().and_then(|e| e.param), Some("extra".to_owned()));
+    }
+
+    /// A body type for the shape checks.
+    #[derive(utoipa::ToSchema, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        #[schema(nullable, max_length = 3)]
+        note: Option<String>,
+        count: u32,
+    }
+    request_body!(Sample);
+
+    #[test]
+    fn bodies_are_checked_against_their_types_schema() {
+        let error = |body: &str| JsonObject::parse(body.as_bytes()).and_then(|b| b.conform::<Sample>()).err().map(|e| (e.code, e.param.unwrap_or_default()));
+        assert_eq!(error(r#"{"name": "a", "count": 1, "note": "abc"}"#), None);
+        assert_eq!(error(r#"{"name": "a", "count": 1, "note": null}"#), None, "a nullable field may be null");
+        assert_eq!(error(r#"{"name": "a", "count": 1, "extra": true}"#), Some(("unknown_field", "extra".into())));
+        assert_eq!(error(r#"{"count": 1}"#), Some(("missing_required_field", "name".into())));
+        assert_eq!(error(r#"{"name": null, "count": 1}"#), Some(("invalid_field", "name".into())), "a required field is never null");
+        assert_eq!(error(r#"{"name": "a", "count": 1, "note": "abcd"}"#), Some(("invalid_field", "note".into())), "longer than maxLength");
+        assert_eq!(error(r#"{"name": "a", "count": 1, "note": "äöü"}"#), None, "lengths count characters, not bytes");
+        assert_eq!(Sample::shape().field_names().collect::<Vec<_>>(), ["count", "name", "note"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::auth::{Principal, authenticate};
 use super::idempotency::IdempotencyGuard;
-use super::input::{JsonObject, check_length};
+use super::input::{AddressText, JsonObject, request_body};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, ATTR_DUE, TxClaim, decode, payout_item, payout_key, tx_claim_item};
 use super::reply::Reply;
@@ -23,8 +23,67 @@ use crate::metrics::{self, Metric};
 use crate::ports::queue::TxMessage;
 use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, WriteOp};
 
-const DESCRIPTION_MAX: usize = 512;
-const REFERENCE_ID_MAX: usize = 255;
+/// `POST /v1/payouts` body. Its schema is the document's and what [`validate_new_payout`] checks
+/// the body against ([`JsonObject::conform`]); the values are then parsed field by field.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CreatePayoutRequest {
+    /// Where the tokens go, in `chain`'s form. Not the zero address, nor the token contract.
+    recipient_address: AddressText,
+    chain: Chain,
+    /// USDT on tron and arbitrum, USDC on arbitrum and base.
+    token: Token,
+    /// JSON number, from 0.01 to 1000000000000, with at most 6 decimals (never rounded).
+    #[schema(value_type = f64, minimum = 0.01, maximum = 1000000000000.0, multiple_of = 0.000001, example = 500.00)]
+    amount: String,
+    currency: Currency,
+    #[schema(nullable, max_length = 512)]
+    description: Option<String>,
+    reference_type: Option<ReferenceType>,
+    #[schema(nullable, max_length = 255)]
+    reference_id: Option<String>,
+    #[schema(nullable, format = DateTime)]
+    due_date: Option<String>,
+}
+request_body!(CreatePayoutRequest);
+
+/// `PATCH /v1/payouts/{id}` body: a status change and/or draft edits, at least one.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)]
+pub struct UpdatePayoutRequest {
+    #[schema(nullable = false)]
+    status: Option<StatusChange>,
+    #[schema(nullable, max_length = 512)]
+    description: Option<String>,
+    #[schema(nullable, format = DateTime)]
+    due_date: Option<String>,
+}
+request_body!(UpdatePayoutRequest);
+
+/// The statuses a PATCH may set: `approved` or `canceled` from draft, `pending_execution` from
+/// approved. The others are reached through execute and the chain-watcher.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StatusChange {
+    Approved,
+    Canceled,
+    PendingExecution,
+}
+
+/// `POST /v1/payouts/{id}/execute` body.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ExecutePayoutRequest {
+    /// 64 hex characters, with or without `0x`; stored lowercase (`0x…` on EVM chains, bare on tron).
+    #[schema(pattern = r"^(0x)?[0-9a-fA-F]{64}$")]
+    tx_hash: String,
+}
+request_body!(ExecutePayoutRequest);
 
 fn payout_not_found(id: &str) -> ApiError {
     ApiError::not_found("payout_not_found", "payout intent", id, "id")
@@ -71,14 +130,9 @@ fn transition_error(error: TransitionError) -> ApiError {
 // ---------------------------------------------------------------------------------------------
 // Create
 
-const CREATE_FIELDS: [&str; 9] = ["recipient_address", "chain", "token", "amount", "currency", "description", "reference_type", "reference_id", "due_date"];
-
 /// Validates a create body into a [`NewPayout`]. The first problem found is reported, with its field.
 pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) -> Result<NewPayout, ApiError> {
-    body.deny_unknown(&CREATE_FIELDS)?;
-    for required in ["recipient_address", "chain", "token", "amount", "currency"] {
-        body.required_raw(required)?;
-    }
+    body.conform::<CreatePayoutRequest>()?;
     let chain_text = body.required_string("chain")?;
     let chain = Chain::parse(&chain_text)
         .ok_or_else(|| ApiError::invalid_field("chain", format!("Unsupported chain {chain_text:?}: use one of tron, arbitrum, base.")))?;
@@ -121,9 +175,6 @@ pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) 
         ));
     }
     let description = body.nullable_string("description")?.flatten();
-    if let Some(description) = &description {
-        check_length("description", description, DESCRIPTION_MAX)?;
-    }
     let reference_type = match body.nullable_string("reference_type")?.flatten() {
         None => None,
         Some(text) => Some(ReferenceType::parse(&text).ok_or_else(|| {
@@ -131,9 +182,6 @@ pub fn validate_new_payout(app: &App, principal: &Principal, body: &JsonObject) 
         })?),
     };
     let reference_id = body.nullable_string("reference_id")?.flatten();
-    if let Some(reference_id) = &reference_id {
-        check_length("reference_id", reference_id, REFERENCE_ID_MAX)?;
-    }
     let due_date = parse_due_date(body)?.flatten();
     Ok(NewPayout { recipient_address, chain, token, amount, currency: Currency::Usd, description, reference_type, reference_id, due_date })
 }
@@ -253,7 +301,7 @@ pub struct UpdateRequest {
 }
 
 pub fn validate_update(body: &JsonObject) -> Result<UpdateRequest, ApiError> {
-    body.deny_unknown(&["status", "description", "due_date"])?;
+    body.conform::<UpdatePayoutRequest>()?;
     let status = match body.nullable_string("status")? {
         None => None,
         Some(None) => return Err(ApiError::invalid_field("status", "The 'status' field must not be null.")),
@@ -270,9 +318,6 @@ pub fn validate_update(body: &JsonObject) -> Result<UpdateRequest, ApiError> {
         },
     };
     let description = body.nullable_string("description")?;
-    if let Some(Some(description)) = &description {
-        check_length("description", description, DESCRIPTION_MAX)?;
-    }
     let edits = DraftEdits { description, due_date: parse_due_date(body)? };
     if status.is_none() && edits.is_empty() {
         return Err(ApiError::invalid_field("status", "Nothing to update: give status, description or due_date."));
@@ -349,7 +394,7 @@ pub async fn execute(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&
     let (principal, mut intent, mut version) = authenticate_with_payout(app, secret, id).await?;
     let body = JsonObject::parse(body)?;
     let guard = IdempotencyGuard::from_header(&principal, idempotency_key, &format!("POST /v1/payouts/{id}/execute"), &body.fingerprint())?;
-    body.deny_unknown(&["tx_hash"])?;
+    body.conform::<ExecutePayoutRequest>()?;
     let tx_text = body.required_string("tx_hash")?;
     let tx_hash = TxHash::parse(intent.chain, &tx_text).map_err(|e| ApiError::invalid_field("tx_hash", format!("The tx_hash {e} (for {}).", intent.chain)))?;
     let claim_key = records::tx_claim_key(&intent.org_id, intent.environment, intent.chain, &tx_hash);

@@ -8,7 +8,7 @@
 
 use super::auth::{Principal, authenticate};
 use super::idempotency::IdempotencyGuard;
-use super::input::{JsonObject, check_length};
+use super::input::{AddressText, JsonObject, request_body};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, WalletClaim, decode, wallet_claim_item, wallet_claim_key, wallet_item, wallet_key};
 use super::reply::Reply;
@@ -17,7 +17,7 @@ use crate::domain::address::ChainAddress;
 use crate::domain::chain::{Chain, Environment, Token};
 use crate::domain::ids::WalletId;
 use crate::domain::org::{ApiKeySecret, Feature};
-use crate::domain::wallet::{LABEL_MAX, ProofMethod, SignatureBytes, SourceWallet, WalletError, WalletStatus, contract_proof_hash, key_proof};
+use crate::domain::wallet::{ProofMethod, SignatureBytes, SourceWallet, WalletError, WalletStatus, contract_proof_hash, key_proof};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, Item, ItemKey, WriteOp};
 
@@ -73,7 +73,36 @@ fn claim_op(wallet: &SourceWallet, now_unix: i64) -> Result<WriteOp, ApiError> {
 // ---------------------------------------------------------------------------------------------
 // Register
 
-const CREATE_FIELDS: [&str; 4] = ["chain", "address", "label", "skip_proof"];
+/// `POST /v1/payouts/wallets` body: a wallet the organization pays from. Its schema is the
+/// document's and what [`validate_new_wallet`] checks the body against.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CreateWalletRequest {
+    chain: Chain,
+    /// In `chain`'s form, validated like a recipient; the zero address and token contracts are
+    /// refused.
+    address: AddressText,
+    #[schema(nullable, max_length = 100)]
+    label: Option<String>,
+    /// Sandbox only: the wallet is verified at once, without a proof (local development).
+    #[schema(nullable)]
+    skip_proof: Option<bool>,
+}
+request_body!(CreateWalletRequest);
+
+/// `POST /v1/payouts/wallets/{wallet_id}/verify` body.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct VerifyWalletRequest {
+    /// `0x` + hex: the EIP-191 `personal_sign` signature of `challenge` (EVM account), tron's
+    /// signed-message signature of it (TronWeb `signMessageV2`), or a signature the contract
+    /// wallet's EIP-1271 `isValidSignature` accepts for the EIP-191 hash of `challenge`.
+    #[schema(pattern = r"^0x([0-9a-fA-F]{2})+$", max_length = 8194, example = "0x5f1c3b2a")]
+    signature: String,
+}
+request_body!(VerifyWalletRequest);
 
 /// What a registration asks for, validated.
 pub struct NewWallet {
@@ -86,7 +115,7 @@ pub struct NewWallet {
 /// Validates a registration body. Addresses follow the recipients' rules (EIP-55, base58check,
 /// no zero address) and a token contract is refused: no one pays from the token itself.
 pub fn validate_new_wallet(app: &App, environment: Environment, body: &JsonObject) -> Result<NewWallet, ApiError> {
-    body.deny_unknown(&CREATE_FIELDS)?;
+    body.conform::<CreateWalletRequest>()?;
     let chain_text = body.required_string("chain")?;
     let chain = Chain::parse(&chain_text)
         .ok_or_else(|| ApiError::invalid_field("chain", format!("Unsupported chain {chain_text:?}: use one of tron, arbitrum, base.")))?;
@@ -96,9 +125,6 @@ pub fn validate_new_wallet(app: &App, environment: Environment, body: &JsonObjec
         return Err(ApiError::invalid_field("address", format!("The address is the {token} token contract on {chain}, not a wallet.")));
     }
     let label = body.nullable_string("label")?.flatten();
-    if let Some(label) = &label {
-        check_length("label", label, LABEL_MAX)?;
-    }
     let skip_proof = body.optional_bool("skip_proof")?.unwrap_or(false);
     if skip_proof && environment == Environment::Live {
         return Err(ApiError::invalid_field("skip_proof", "skip_proof is only available in sandbox: in live, a wallet's ownership must be proven."));
@@ -242,7 +268,7 @@ async fn check_proof(app: &App, wallet: &SourceWallet, signature: &SignatureByte
 pub async fn verify(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let (principal, mut wallet, mut version) = authenticate_with_wallet(app, secret, id).await?;
     let body = JsonObject::parse(body)?;
-    body.deny_unknown(&["signature"])?;
+    body.conform::<VerifyWalletRequest>()?;
     let text = body.required_string("signature")?;
     let signature = SignatureBytes::parse(&text).map_err(|e| ApiError::invalid_field("signature", format!("The signature {e}.")))?;
     if wallet.status == WalletStatus::Verified {

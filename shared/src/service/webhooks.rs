@@ -3,7 +3,7 @@
 use super::auth::{Principal, authenticate};
 use super::dispatcher::Dispatcher;
 use super::idempotency::IdempotencyGuard;
-use super::input::{JsonObject, check_length};
+use super::input::{JsonObject, request_body};
 use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
 use super::reply::Reply;
@@ -16,7 +16,23 @@ use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp};
 
-const DESCRIPTION_MAX: usize = 256;
+/// `POST /v1/webhooks` body. Its schema is the document's and what [`create_endpoint`] checks
+/// the body against.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CreateWebhookRequest {
+    /// `https://…` in live; sandbox may use `http://` (local development). At most 2048
+    /// characters; no user name or password; a live endpoint's host must be public.
+    #[schema(format = "uri", max_length = 2048, example = "https://example.com/webhooks/billing")]
+    url: String,
+    /// At least one of the payout event types.
+    #[schema(min_items = 1)]
+    events: Vec<EventType>,
+    #[schema(nullable, max_length = 256)]
+    description: Option<String>,
+}
+request_body!(CreateWebhookRequest);
 
 fn webhook_not_found(id: &str) -> ApiError {
     ApiError::not_found("webhook_not_found", "webhook endpoint", id, "webhook_id")
@@ -61,14 +77,11 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     let principal = webhook_principal(app, secret).await?;
     let body = JsonObject::parse(body)?;
     let guard = IdempotencyGuard::from_header(&principal, idempotency_key, "POST /v1/webhooks", &body.fingerprint())?;
-    body.deny_unknown(&["url", "events", "description"])?;
+    body.conform::<CreateWebhookRequest>()?;
     let url_text = body.required_string("url")?;
     let url = validate_endpoint_url(&url_text, principal.environment).map_err(|reason| ApiError::invalid_field("url", sentence(&reason)))?;
     let events = parse_event_types(&body)?;
     let description = body.nullable_string("description")?.flatten();
-    if let Some(description) = &description {
-        check_length("description", description, DESCRIPTION_MAX)?;
-    }
     let now = app.now();
     let id = WebhookId::generate();
     let secret = WebhookSecret::generate();

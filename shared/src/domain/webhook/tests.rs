@@ -474,9 +474,11 @@ fn refuses_bad_schemes_credentials_and_shapes() {
     let just_fits = format!("https://merchant.example/{}", "a".repeat(MAX_ENDPOINT_URL_LEN - 25));
     assert_eq!(just_fits.len(), MAX_ENDPOINT_URL_LEN);
     assert!(validate_endpoint_url(&just_fits, Environment::Live).is_ok());
-    // Percent-encoding during normalization can push it over.
-    let grows = format!("https://merchant.example/{}", "é".repeat(1000));
-    assert_eq!(refused(&grows, Environment::Live), "the URL is longer than 2048 characters once normalized");
+    // The limit is on characters as given (the API's maxLength), not bytes, nor the stored form
+    // that percent-encoding lengthens.
+    let grows = format!("https://merchant.example/{}", "é".repeat(MAX_ENDPOINT_URL_LEN - 25));
+    assert_eq!(validate_endpoint_url(&grows, Environment::Live).map(|url| url.len()), Ok(25 + 6 * (MAX_ENDPOINT_URL_LEN - 25)));
+    assert_eq!(refused(&format!("{grows}é"), Environment::Live), "the URL is longer than 2048 characters");
 }
 
 #[test]
