@@ -82,6 +82,7 @@ async fn schemathesis_finds_no_failure_in_the_served_document() {
         .map(|(_, item)| item.as_object().unwrap().keys().filter(|key| METHODS.contains(&key.as_str())).count())
         .sum();
 
+    let key_for_checks = key.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(schemathesis)
             .current_dir(fuzz_dir())
@@ -98,5 +99,30 @@ async fn schemathesis_finds_no_failure_in_the_served_document() {
     for phase in ["Examples", "Coverage", "Fuzzing", "Stateful"] {
         assert!(report.lines().any(|line| line.contains(phase) && line.contains('✅')), "the {phase} phase ran and passed:\n{report}");
     }
+    // Every endpoint the run registered (and so every delivery and test event it caused) stayed
+    // on loopback, the hooks' doing: the run reached nothing else.
+    let client = reqwest::Client::new();
+    let mut cursor = String::new();
+    let mut endpoints = 0;
+    loop {
+        let page: Value = client
+            .get(format!("http://127.0.0.1:{port}/v1/webhooks?limit=100&cursor={cursor}"))
+            .bearer_auth(&key_for_checks)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for endpoint in page["data"].as_array().unwrap() {
+            endpoints += 1;
+            assert!(endpoint["url"].as_str().unwrap().starts_with("http://127.0.0.1:9/"), "an endpoint off loopback: {endpoint}");
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert!(endpoints > 0, "the run registered endpoints");
     eprintln!("{}", report.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"));
 }

@@ -176,6 +176,25 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
     assert_eq!((status, second_page["has_more"].clone(), second_page["data"][0].clone()), (200, json!(false), listed["data"][1].clone()), "{second_page}");
     let (status, got, _) = stack.api("api-get-webhook", "GET", &format!("/v1/webhooks/{good_endpoint}"), key, None).await;
     assert_eq!((status, got["url"].clone()), (200, json!(good.url)), "{got}");
+    let (status, patched, _) =
+        stack.api("api-update-webhook", "PATCH", &format!("/v1/webhooks/{good_endpoint}"), key, Some(json!({"description": "runtime test, renamed"}))).await;
+    assert_eq!((status, patched["description"].clone()), (200, json!("runtime test, renamed")), "{patched}");
+    let (status, tested, _) = stack.api("api-test-webhook", "POST", &format!("/v1/webhooks/{good_endpoint}/test"), key, None).await;
+    assert_eq!((status, tested["succeeded"].clone()), (200, json!(true)), "{tested}");
+    let test_event = good.received().pop().expect("the test event reached the receiver");
+    assert_eq!(test_event.json()["type"], "webhook.test");
+    test_event.assert_signed_with(endpoints[0]["secret"].as_str().unwrap());
+    good.clear();
+    // A rotation with no overlap, so the rest of the run signs with the new secret only.
+    let rotate_path = format!("/v1/webhooks/{good_endpoint}/rotate_secret");
+    let idempotent = [("Idempotency-Key", "rotate-rt-1")];
+    let (status, rotated, _) = stack.api_with("api-rotate-webhook-secret", "POST", &rotate_path, key, Some(json!({"expires_in": 0})), &idempotent).await;
+    assert_eq!((status, rotated["previous_secret_expires_at"].clone()), (200, Value::Null), "{rotated}");
+    assert_ne!(rotated["secret"], endpoints[0]["secret"]);
+    // Its retry opens the sealed idempotency record (KMS Decrypt) and answers the same secret.
+    let (status, replayed, _) = stack.api_with("api-rotate-webhook-secret", "POST", &rotate_path, key, Some(json!({"expires_in": 0})), &idempotent).await;
+    assert_eq!((status, replayed["secret"].clone()), (200, rotated["secret"].clone()), "{replayed}");
+    endpoints[0]["secret"] = rotated["secret"].clone();
 
     // -- the source wallet, proven --------------------------------------------------------------
     let verified = stack.prove_treasury_wallet(&rig, key).await;

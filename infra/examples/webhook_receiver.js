@@ -4,9 +4,11 @@ const crypto = require("crypto");
 const http = require("http");
 
 function verify(secret, header, body, tolerance = 300) {
-  const { t, v1 } = Object.fromEntries(header.split(",").map((part) => part.split("=", 2)));
+  const parts = header.split(",").map((part) => part.split("=", 2));
+  const t = (parts.find(([name]) => name === "t") || [])[1];
+  const signatures = parts.filter(([name]) => name === "v1").map(([, value]) => value); // two during a secret rotation
   const expected = crypto.createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex");
-  return v1 && expected.length === v1.length && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(v1))
+  return signatures.some((v1) => v1 && expected.length === v1.length && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(v1)))
     && Math.abs(Date.now() / 1000 - Number(t)) <= tolerance;
 }
 
@@ -20,7 +22,8 @@ http.createServer((req, res) => {
       return;
     }
     const event = JSON.parse(body);
-    console.log(event.type, event.event_id, event.data.id, event.data.status);
+    const data = event.data; // the payout intent; for webhook.test, {webhook_id, message}
+    console.log(event.type, event.event_id, data.id || data.webhook_id, data.status || "-");
     res.writeHead(200).end();
   });
 }).listen(Number(process.argv[2] || 9000), "127.0.0.1");

@@ -185,7 +185,10 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
         | Route::CreateWebhook
         | Route::ListWebhooks
         | Route::GetWebhook
+        | Route::UpdateWebhook
         | Route::DeleteWebhook
+        | Route::RotateWebhookSecret
+        | Route::TestWebhook
         | Route::ListDeliveries
         | Route::RetryDelivery
         | Route::ListEvents
@@ -198,7 +201,7 @@ pub async fn lambda_app(route: Route) -> Result<App, ConfigError> {
     };
     // Only the routes that seal or open a webhook secret get a KMS client.
     let keys: Arc<dyn DataKeys> = match route {
-        Route::CreateWebhook | Route::RetryDelivery => kms_keys(&vars, &config)?,
+        Route::CreateWebhook | Route::RetryDelivery | Route::RotateWebhookSecret | Route::TestWebhook => kms_keys(&vars, &config)?,
         _ => Arc::new(NoDataKeys),
     };
     // Only the routes that page get the cursor key.

@@ -5,6 +5,7 @@ Each hook keeps generated requests inside what the API documents in words, never
   base58check on tron), and a chain supports only some tokens;
 - an amount has at most 6 decimals, which a float generated as a multiple of 0.000001 may lose;
 - reconciliation windows need `to` no earlier than `from`;
+- the endpoints it registers receive real deliveries, so their URLs are kept on loopback;
 - a list cursor is opaque and only the server can issue one, and a wallet proof is a signature
   only the wallet's key can make: a generated one is rightly a 400 (`invalid_cursor`,
   `invalid_signature`), and those answers, only they, are not counted as "schema-valid data
@@ -69,6 +70,12 @@ def _fit_payout_body(body):
 
 _idempotency_keys = 0
 
+# Endpoints the fuzzer registers get deliveries and test events: they must never leave loopback
+# (no DNS either). Nothing listens on the discard port, so each attempt fails at once. Negative
+# cases keep their generated URLs: they are refused before anything is stored.
+LOOPBACK_RECEIVER = "http://127.0.0.1:9/fuzz"
+WEBHOOK_URL_OPERATIONS = {("POST", "/v1/webhooks"), ("PATCH", "/v1/webhooks/{webhook_id}")}
+
 
 @schemathesis.hook
 def map_case(context, case):
@@ -83,7 +90,12 @@ def map_case(context, case):
     if isinstance(key, str) and key:
         _idempotency_keys += 1
         case.headers["Idempotency-Key"] = f"{key[:240]}-{_idempotency_keys}"
-    if case.method.upper() != "POST" or not isinstance(case.body, dict):
+    if not isinstance(case.body, dict):
+        return case
+    method = case.method.upper()
+    if (method, case.path) in WEBHOOK_URL_OPERATIONS and isinstance(case.body.get("url"), str):
+        case.body["url"] = f"{LOOPBACK_RECEIVER}/{_idempotency_keys}"
+    if method != "POST":
         return case
     if case.path == "/v1/payouts":
         _fit_payout_body(case.body)

@@ -1,5 +1,6 @@
 //! The README's webhook receivers (Python and Node, in `infra/examples/`) really verify what the
-//! dispatcher sends: a signed delivery is accepted and printed, a wrong secret is refused.
+//! dispatcher sends: a signed delivery is accepted and printed, also during a secret rotation
+//! with either secret, and a wrong secret is refused.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,13 +20,13 @@ async fn check(program: &str, script: &str) {
         Command::new(program).arg(root.join(script)).arg(port.to_string()).env("WEBHOOK_SECRET", secret.reveal()).stdout(Stdio::piped()).spawn().unwrap();
     let sender = HttpWebhookSender::new(WebhookSenderOptions { timeout: Duration::from_secs(5), ..WebhookSenderOptions::default() }).unwrap();
     let body = br#"{"event_id":"evt_0123456789abcdef01234567","type":"payout.settled","data":{"id":"po_0123456789abcdef01234567","status":"settled"},"created_at":"2026-01-01T00:00:00Z"}"#;
-    let send = |secret: &WebhookSecret| {
-        let headers = secret.signature_headers("evt_0123456789abcdef01234567", chrono::Utc::now().timestamp(), body);
+    let send = |secret: &WebhookSecret, retiring: Option<&WebhookSecret>| {
+        let headers = secret.signature_headers(retiring, "evt_0123456789abcdef01234567", chrono::Utc::now().timestamp(), body);
         WebhookRequest { url: format!("http://127.0.0.1:{port}/hooks"), headers, body: bytes::Bytes::from_static(body), environment: Environment::Sandbox }
     };
     let mut outcome = None;
     for _ in 0..50 {
-        let attempt = sender.send(&send(&secret)).await;
+        let attempt = sender.send(&send(&secret, None)).await;
         if attempt.status.is_some() {
             outcome = Some(attempt);
             break;
@@ -33,13 +34,22 @@ async fn check(program: &str, script: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(outcome.and_then(|o| o.status), Some(200), "{script} accepts a genuine delivery");
-    let forged = sender.send(&send(&WebhookSecret::generate())).await;
+    let forged = sender.send(&send(&WebhookSecret::generate(), None)).await;
     assert_eq!(forged.status, Some(400), "{script} refuses a wrong signature");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    // During a secret rotation a delivery carries both signatures, the old one last: a receiver
+    // that switched to the new secret verifies, and so does one still on the old secret.
+    let other = WebhookSecret::generate();
+    let switched = sender.send(&send(&secret, Some(&other))).await;
+    assert_eq!(switched.status, Some(200), "{script} verifies with the new secret during a rotation");
+    let not_switched = sender.send(&send(&other, Some(&secret))).await;
+    assert_eq!(not_switched.status, Some(200), "{script} verifies with the old secret during a rotation");
+    let neither = sender.send(&send(&other, Some(&WebhookSecret::generate()))).await;
+    assert_eq!(neither.status, Some(400), "{script} refuses a rotation it holds neither secret of");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let printed: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(line.trim(), "payout.settled evt_0123456789abcdef01234567 po_0123456789abcdef01234567 settled");
+    assert_eq!(printed, vec!["payout.settled evt_0123456789abcdef01234567 po_0123456789abcdef01234567 settled"; 3]);
 }
 
 #[tokio::test]

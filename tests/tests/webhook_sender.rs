@@ -209,7 +209,7 @@ async fn delivers_the_exact_bytes_with_signatures_a_receiver_can_verify() {
     // Spacing and key order that a re-serialization would change, and non-ASCII text.
     let body = Bytes::from_static("{\"event_id\": \"evt_01J\",  \"type\":\"payout.settled\",\"data\":{\"memo\":\"café ✓\",\"amount\":\"12.50\"}}\n".as_bytes());
     let timestamp = chrono::Utc::now().timestamp();
-    let mut headers = secret.signature_headers("evt_01J", timestamp, &body);
+    let mut headers = secret.signature_headers(None, "evt_01J", timestamp, &body);
     headers.push(("x-extra".to_owned(), "kept".to_owned()));
     let request = WebhookRequest { url: receiver.url("/hooks/payouts?account=42"), headers, body: body.clone(), environment: Environment::Sandbox };
 

@@ -417,3 +417,147 @@ async fn an_idempotent_retry_is_recognised_at_every_depth() {
         .await;
     assert_eq!((twice.status, twice.error().1.as_str()), (400, "invalid_json"), "{}", twice.json);
 }
+
+/// The hex `v1` billing.io's scheme gives `secret` for this request's timestamp and body.
+fn billing_v1(secret: &str, received: &payouts_tests::receiver::Received) -> String {
+    use hmac::{Hmac, Mac};
+    let (t, _) = received.billing_signatures();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&received.body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn endpoints_are_changed_disabled_and_re_enabled_on_both_stores() {
+    for h in [Harness::embedded().await, Harness::dynamodb().await] {
+        let key = h.tenant.sandbox.clone();
+        let (first, second) = (Receiver::start().await, Receiver::start().await);
+        let endpoint = create_endpoint(&h, &key, &first.url, &["payout.created"]).await;
+        let path = format!("/v1/webhooks/{}", endpoint["webhook_id"].as_str().unwrap());
+        let patch = |body: Value| {
+            let (h, path, key) = (&h, path.clone(), key.clone());
+            async move { h.call(Method::PATCH, &path, Some(&key), Some(&body.to_string())).await }
+        };
+
+        let changed = patch(json!({"url": second.url, "events": ["payout.created", "payout.approved"], "description": null})).await;
+        assert_eq!(changed.status, 200, "{}", changed.json);
+        assert_eq!((changed.json["url"].clone(), changed.json["events"].clone()), (json!(second.url), json!(["payout.created", "payout.approved"])));
+        assert_eq!((changed.json["description"].clone(), changed.json.get("secret")), (Value::Null, None), "cleared; no secret shown");
+        dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&created_event(&h, &key).await).await.unwrap();
+        assert_eq!((first.received().len(), second.received().len()), (0, 1), "deliveries go to the new URL");
+
+        let disabled = patch(json!({"status": "disabled"})).await;
+        assert_eq!((disabled.json["status"].clone(), disabled.json["disabled_reason"].clone()), (json!("disabled"), json!("disabled through the API")));
+        let report = dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&created_event(&h, &key).await).await.unwrap();
+        assert_eq!((report.deliveries_created, second.received().len()), (0, 1), "a disabled endpoint gets nothing");
+        let enabled = patch(json!({"status": "active"})).await;
+        assert_eq!((enabled.json["status"].clone(), enabled.json["disabled_reason"].clone()), (json!("active"), Value::Null));
+        assert_eq!(h.call(Method::GET, &path, Some(&key), None).await.json["status"], "active", "the change is stored");
+
+        for (body, param) in [
+            (json!({}), "url"),
+            (json!({"status": "paused"}), "status"),
+            (json!({"status": null}), "status"),
+            (json!({"url": null}), "url"),
+            (json!({"url": "ftp://example.com/hook"}), "url"),
+            (json!({"events": []}), "events"),
+            (json!({"events": ["payout.nothing"]}), "events"),
+            (json!({"description": "x".repeat(257)}), "description"),
+            (json!({"secret": "whsec_x"}), "secret"),
+        ] {
+            let refused = patch(body.clone()).await;
+            assert_eq!((refused.status, refused.error().0.as_str()), (400, "invalid_request"), "{body}: {}", refused.json);
+            assert_eq!(refused.json["error"]["param"], param, "{body}");
+        }
+        let other = h.tenant(Plan::Enterprise).await;
+        let foreign = h.call(Method::PATCH, &path, Some(&other.sandbox), Some(r#"{"status":"disabled"}"#)).await;
+        assert_eq!((foreign.status, foreign.error().1.as_str()), (404, "webhook_not_found"));
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_new_one_until_its_overlap_ends_on_both_stores() {
+    for h in [Harness::embedded().await, Harness::dynamodb().await] {
+        let key = h.tenant.sandbox.clone();
+        let receiver = Receiver::start().await;
+        let endpoint = create_endpoint(&h, &key, &receiver.url, &["payout.created"]).await;
+        let old = endpoint["secret"].as_str().unwrap().to_owned();
+        let path = format!("/v1/webhooks/{}", endpoint["webhook_id"].as_str().unwrap());
+        let rotate = |body: &str, idempotency_key: Option<&str>| {
+            let (h, path, key, body, idempotency_key) = (&h, format!("{path}/rotate_secret"), key.clone(), body.to_owned(), idempotency_key.map(str::to_owned));
+            async move {
+                let headers: Vec<(&str, &str)> = idempotency_key.as_deref().map(|k| vec![("Idempotency-Key", k)]).unwrap_or_default();
+                h.call_with(Method::POST, &path, Some(&key), (!body.is_empty()).then_some(body.as_str()), &headers).await
+            }
+        };
+
+        let rotated = rotate("", Some("rotate-1")).await;
+        assert_eq!(rotated.status, 200, "{}", rotated.json);
+        let new = rotated.json["secret"].as_str().unwrap().to_owned();
+        assert!(new.starts_with("whsec_") && new != old);
+        let until = chrono::DateTime::parse_from_rfc3339(rotated.json["previous_secret_expires_at"].as_str().unwrap()).unwrap();
+        assert_eq!((until.timestamp() - h.app.now().timestamp()) / 60, 24 * 60, "24 h by default");
+        let replayed = rotate("", Some("rotate-1")).await;
+        assert_eq!((replayed.json["secret"].clone(), replayed.header("idempotent-replayed")), (json!(new), Some("true")), "a retry does not rotate again");
+        let got = h.call(Method::GET, &path, Some(&key), None).await;
+        assert_eq!((got.json.get("secret"), got.json["previous_secret_expires_at"].clone()), (None, rotated.json["previous_secret_expires_at"].clone()));
+
+        // During the overlap both sign, the old one last (what billing.io's SDK reads).
+        dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&created_event(&h, &key).await).await.unwrap();
+        let delivered = receiver.received().pop().unwrap();
+        delivered.assert_signed_with(&new);
+        delivered.assert_signed_with(&old);
+        assert_eq!(delivered.billing_signatures().1, [billing_v1(&new, &delivered), billing_v1(&old, &delivered)]);
+        assert_eq!(delivered.header("webhook-signature").unwrap().split(' ').count(), 2);
+
+        // After it, only the new one.
+        h.clock.advance(chrono::Duration::hours(24) + chrono::Duration::seconds(1));
+        assert_eq!(h.call(Method::GET, &path, Some(&key), None).await.json["previous_secret_expires_at"], Value::Null);
+        dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&created_event(&h, &key).await).await.unwrap();
+        let delivered = receiver.received().pop().unwrap();
+        assert_eq!(delivered.billing_signatures().1, [billing_v1(&new, &delivered)]);
+
+        // `expires_in: 0` ends the overlap at once.
+        let at_once = rotate(r#"{"expires_in": 0}"#, None).await;
+        assert_eq!((at_once.status, at_once.json["previous_secret_expires_at"].clone()), (200, Value::Null), "{}", at_once.json);
+        let newest = at_once.json["secret"].as_str().unwrap().to_owned();
+        dispatcher(&h, "0", Duration::from_secs(5)).dispatch_event(&created_event(&h, &key).await).await.unwrap();
+        let delivered = receiver.received().pop().unwrap();
+        assert_eq!(delivered.billing_signatures().1, [billing_v1(&newest, &delivered)]);
+
+        let whole = rotate(r#"{"expires_in": 3600.0}"#, None).await;
+        assert_eq!(whole.status, 200, "a JSON integer may be written 3600.0: {}", whole.json);
+        for body in [r#"{"expires_in": -1}"#, r#"{"expires_in": 604801}"#, r#"{"expires_in": "soon"}"#, r#"{"expires_in": 1.5}"#, r#"{"expires_in": null}"#] {
+            let refused = rotate(body, None).await;
+            assert_eq!((refused.status, refused.json["error"]["param"].clone()), (400, json!("expires_in")), "{body}: {}", refused.json);
+        }
+        let other = h.tenant(Plan::Enterprise).await;
+        let foreign = h.call(Method::POST, &format!("{path}/rotate_secret"), Some(&other.sandbox), None).await;
+        assert_eq!(foreign.status, 404);
+    }
+}
+
+#[tokio::test]
+async fn a_test_event_is_sent_signed_now_and_answers_with_the_attempt() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start_with(vec![Answer::status(200)], Answer::status(503)).await;
+    let endpoint = create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.settled"]).await;
+    let path = format!("/v1/webhooks/{}/test", endpoint["webhook_id"].as_str().unwrap());
+
+    let sent = h.call(Method::POST, &path, Some(&h.tenant.sandbox), None).await;
+    assert_eq!(sent.status, 200, "{}", sent.json);
+    assert_eq!((sent.json["succeeded"].clone(), sent.json["attempt"]["status_code"].clone()), (json!(true), json!(200)));
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    got[0].assert_signed_with(endpoint["secret"].as_str().unwrap());
+    assert_eq!(got[0].json()["type"], "webhook.test");
+    assert_eq!(got[0].json()["data"]["webhook_id"], endpoint["webhook_id"]);
+    assert_eq!(got[0].header("webhook-id"), sent.json["event_id"].as_str());
+    assert!(h.outbox().await.iter().all(|event| event.id.as_str() != sent.json["event_id"].as_str().unwrap()), "a test event is not stored");
+
+    let failing = h.call(Method::POST, &path, Some(&h.tenant.sandbox), None).await;
+    assert_eq!((failing.status, failing.json["succeeded"].clone(), failing.json["attempt"]["status_code"].clone()), (200, json!(false), json!(503)));
+    let other = h.tenant(Plan::Enterprise).await;
+    assert_eq!(h.call(Method::POST, &path, Some(&other.sandbox), None).await.status, 404);
+}

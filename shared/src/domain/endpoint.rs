@@ -28,8 +28,19 @@ pub struct WebhookEndpoint {
     /// Why it was disabled (e.g. the receiver answered 410 Gone).
     #[serde(default)]
     pub disabled_reason: Option<String>,
+    /// The secret the last rotation replaced, still signing beside `secret` until its time.
+    #[serde(default)]
+    pub retiring_secret: Option<RetiringSecret>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
+}
+
+/// A rotated-out secret and the end of its overlap with the new one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    pub secret: StoredSecret,
+    #[serde(with = "time::rfc3339")]
+    pub until: Timestamp,
 }
 
 impl WebhookEndpoint {
@@ -37,15 +48,23 @@ impl WebhookEndpoint {
         self.status == EndpointStatus::Active && self.events.contains(&event_type)
     }
 
-    /// The public object; the secret only on creation (the plaintext the creator still holds).
-    pub fn view(&self, created_with: Option<&WebhookSecret>) -> EndpointView {
+    /// The retiring secret while its overlap lasts at `now`.
+    pub fn retiring_secret_at(&self, now: Timestamp) -> Option<&RetiringSecret> {
+        self.retiring_secret.as_ref().filter(|retiring| retiring.until > now)
+    }
+
+    /// The public object at `now`; the secret only when it was just made (on creation or
+    /// rotation: the plaintext the caller still holds).
+    pub fn view(&self, new_secret: Option<&WebhookSecret>, now: Timestamp) -> EndpointView {
         EndpointView {
             webhook_id: self.id.to_string(),
             url: self.url.clone(),
             events: self.events.clone(),
-            secret: created_with.map(|secret| secret.reveal().to_owned()),
+            secret: new_secret.map(|secret| secret.reveal().to_owned()),
             description: self.description.clone(),
             status: self.status,
+            disabled_reason: self.disabled_reason.clone().filter(|_| self.status == EndpointStatus::Disabled),
+            previous_secret_expires_at: self.retiring_secret_at(now).map(|retiring| time::to_rfc3339(&time::whole_seconds(retiring.until))),
             environment: self.environment,
             created_at: time::to_rfc3339(&time::whole_seconds(self.created_at)),
         }
@@ -58,12 +77,18 @@ pub struct EndpointView {
     pub webhook_id: String,
     pub url: String,
     pub events: Vec<EventType>,
-    /// `whsec_…`, returned only by the create call: store it securely.
+    /// `whsec_…`, returned only by the create and rotate_secret calls: store it securely.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     #[schema(nullable)]
     pub description: Option<String>,
     pub status: EndpointStatus,
+    /// Why a disabled endpoint is disabled: by `PATCH`, or the receiver answered 410 Gone.
+    #[schema(nullable)]
+    pub disabled_reason: Option<String>,
+    /// While a secret rotation's overlap lasts: when the previous secret stops signing.
+    #[schema(nullable, format = DateTime)]
+    pub previous_secret_expires_at: Option<String>,
     pub environment: Environment,
     #[schema(format = DateTime)]
     pub created_at: String,

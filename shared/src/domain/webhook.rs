@@ -89,13 +89,25 @@ impl WebhookSecret {
     }
 
     /// The four signature headers of one attempt, lowercase names first to last:
-    /// `x-billing-signature`, `webhook-id`, `webhook-timestamp`, `webhook-signature`.
-    pub fn signature_headers(&self, msg_id: &str, timestamp: i64, raw_body: &[u8]) -> Vec<(String, String)> {
+    /// `x-billing-signature`, `webhook-id`, `webhook-timestamp`, `webhook-signature`. During a
+    /// secret rotation's overlap, `retiring` (the replaced secret) signs too:
+    /// `t={t},v1={new},v1={old}`, the old one **last** (billing.io's SDK reads only the last `v1=`,
+    /// so a receiver that has not switched yet keeps verifying), and `v1,{new} v1,{old}`
+    /// (space-separated, as Standard Webhooks allows).
+    pub fn signature_headers(&self, retiring: Option<&WebhookSecret>, msg_id: &str, timestamp: i64, raw_body: &[u8]) -> Vec<(String, String)> {
+        let mut billing = self.billing_signature(timestamp, raw_body);
+        let mut standard = self.standard_signature(msg_id, timestamp, raw_body);
+        if let Some(retiring) = retiring {
+            let old = retiring.billing_signature(timestamp, raw_body);
+            billing.push_str(old.strip_prefix(&format!("t={timestamp}")).unwrap_or(&old));
+            standard.push(' ');
+            standard.push_str(&retiring.standard_signature(msg_id, timestamp, raw_body));
+        }
         vec![
-            (BILLING_SIGNATURE_HEADER.to_owned(), self.billing_signature(timestamp, raw_body)),
+            (BILLING_SIGNATURE_HEADER.to_owned(), billing),
             (WEBHOOK_ID_HEADER.to_owned(), msg_id.to_owned()),
             (WEBHOOK_TIMESTAMP_HEADER.to_owned(), timestamp.to_string()),
-            (WEBHOOK_SIGNATURE_HEADER.to_owned(), self.standard_signature(msg_id, timestamp, raw_body)),
+            (WEBHOOK_SIGNATURE_HEADER.to_owned(), standard),
         ]
     }
 }

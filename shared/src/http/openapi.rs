@@ -156,6 +156,29 @@ fn list_webhooks() {}
 #[allow(dead_code)]
 fn get_webhook() {}
 
+#[utoipa::path(patch, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", operation_id = "updateWebhookEndpoint",
+    description = "Changes the URL, the event types, the description or the status. `active` re-enables an endpoint, also one the receiver disabled with 410 Gone.",
+    params(("webhook_id" = String, Path)),
+    request_body = crate::service::webhooks::UpdateWebhookRequest,
+    responses((status = 200, body = EndpointView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(dead_code)]
+fn update_webhook() {}
+
+#[utoipa::path(post, path = "/v1/webhooks/{webhook_id}/rotate_secret", tag = "Webhooks", operation_id = "rotateWebhookSecret",
+    description = "A new signing secret, shown only in this answer. The previous one keeps signing beside it until `previous_secret_expires_at` (`expires_in` seconds, 24 h by default; `0` ends it at once): `X-Billing-Signature` carries `v1=` for each secret, the previous one last, and `webhook-signature` both, space-separated.",
+    params(("webhook_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body(content = Option<crate::service::webhooks::RotateSecretRequest>, description = "Optional"),
+    responses((status = 200, body = EndpointView, description = "Rotated; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(dead_code)]
+fn rotate_webhook_secret() {}
+
+#[utoipa::path(post, path = "/v1/webhooks/{webhook_id}/test", tag = "Webhooks", operation_id = "testWebhookEndpoint",
+    description = "Sends one signed `webhook.test` event (`data`: the endpoint's id and a message) to the endpoint now, active or disabled, with the same headers and address rules as a delivery, and answers with the attempt. The event is neither stored nor retried.",
+    params(("webhook_id" = String, Path)),
+    responses((status = 200, body = crate::service::webhooks::TestDeliveryView), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn test_webhook() {}
+
 #[utoipa::path(delete, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", operation_id = "deleteWebhookEndpoint",
     params(("webhook_id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
@@ -325,7 +348,14 @@ const LINKS: [LinkSpec; 4] = [
         path: "/v1/webhooks",
         method: "post",
         status: "201",
-        targets: &["getWebhookEndpoint", "deleteWebhookEndpoint", "listWebhookDeliveries"],
+        targets: &[
+            "getWebhookEndpoint",
+            "updateWebhookEndpoint",
+            "deleteWebhookEndpoint",
+            "rotateWebhookSecret",
+            "testWebhookEndpoint",
+            "listWebhookDeliveries",
+        ],
         parameter: "webhook_id",
         value: "$response.body#/webhook_id",
     },
@@ -348,7 +378,7 @@ impl Modify for ResourceLinks {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payouts", description = "Non-custodial stablecoin payout orchestration (billing.io-compatible Payouts, Webhooks and Events)."),
-    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, delete_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, health, openapi),
+    paths(create_payout, list_payouts, list_settlements, get_reconciliation, list_reconciliation_items, create_wallet, list_wallets, get_wallet, delete_wallet, verify_wallet, get_payout, update_payout, execute_payout, create_webhook, list_webhooks, get_webhook, update_webhook, delete_webhook, rotate_webhook_secret, test_webhook, list_deliveries, retry_delivery, list_events, get_event, get_account, health, openapi),
     components(schemas(ExportFormat)),
     security(("BearerAuth" = [])),
     modifiers(&BearerAuth, &SharedErrors, &SharedParameters, &ResourceLinks)

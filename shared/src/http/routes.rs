@@ -28,7 +28,10 @@ pub enum Route {
     CreateWebhook,
     ListWebhooks,
     GetWebhook,
+    UpdateWebhook,
     DeleteWebhook,
+    RotateWebhookSecret,
+    TestWebhook,
     ListDeliveries,
     RetryDelivery,
     ListEvents,
@@ -47,7 +50,7 @@ pub enum Route {
 impl Route {
     /// A literal path segment wins over a `{…}` one: `/v1/payouts/settlements` and
     /// `/v1/payouts/wallets` are never read as a payout id.
-    pub const ALL: [Route; 24] = [
+    pub const ALL: [Route; 27] = [
         Route::CreatePayout,
         Route::ListPayouts,
         Route::ListSettlements,
@@ -64,7 +67,10 @@ impl Route {
         Route::CreateWebhook,
         Route::ListWebhooks,
         Route::GetWebhook,
+        Route::UpdateWebhook,
         Route::DeleteWebhook,
+        Route::RotateWebhookSecret,
+        Route::TestWebhook,
         Route::ListDeliveries,
         Route::RetryDelivery,
         Route::ListEvents,
@@ -93,7 +99,10 @@ impl Route {
             Route::CreateWebhook => (Method::POST, "/v1/webhooks"),
             Route::ListWebhooks => (Method::GET, "/v1/webhooks"),
             Route::GetWebhook => (Method::GET, "/v1/webhooks/{webhook_id}"),
+            Route::UpdateWebhook => (Method::PATCH, "/v1/webhooks/{webhook_id}"),
             Route::DeleteWebhook => (Method::DELETE, "/v1/webhooks/{webhook_id}"),
+            Route::RotateWebhookSecret => (Method::POST, "/v1/webhooks/{webhook_id}/rotate_secret"),
+            Route::TestWebhook => (Method::POST, "/v1/webhooks/{webhook_id}/test"),
             Route::ListDeliveries => (Method::GET, "/v1/webhooks/{webhook_id}/deliveries"),
             Route::RetryDelivery => (Method::POST, "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"),
             Route::ListEvents => (Method::GET, "/v1/events"),
@@ -127,7 +136,10 @@ impl Route {
             | Route::ExecutePayout
             | Route::CreateWebhook
             | Route::GetWebhook
+            | Route::UpdateWebhook
             | Route::DeleteWebhook
+            | Route::RotateWebhookSecret
+            | Route::TestWebhook
             | Route::RetryDelivery
             | Route::GetEvent
             | Route::GetAccount
@@ -157,7 +169,10 @@ impl Route {
             Route::CreateWebhook => "create_webhook",
             Route::ListWebhooks => "list_webhooks",
             Route::GetWebhook => "get_webhook",
+            Route::UpdateWebhook => "update_webhook",
             Route::DeleteWebhook => "delete_webhook",
+            Route::RotateWebhookSecret => "rotate_webhook_secret",
+            Route::TestWebhook => "test_webhook",
             Route::ListDeliveries => "list_deliveries",
             Route::RetryDelivery => "retry_delivery",
             Route::ListEvents => "list_events",
@@ -288,7 +303,13 @@ pub async fn handle(app: &App, matched: &RouteMatch, request: &ApiRequest) -> Re
         Route::CreateWebhook => webhooks::create_endpoint(app, &secret(request)?, idempotency_key()?, body(request)?).await?,
         Route::ListWebhooks => webhooks::list_endpoints(app, &secret(request)?, &request.query).await?,
         Route::GetWebhook => webhooks::get_endpoint(app, &secret(request)?, matched.id()).await?,
+        Route::UpdateWebhook => webhooks::update_endpoint(app, &secret(request)?, matched.id(), body(request)?).await?,
         Route::DeleteWebhook => webhooks::delete_endpoint(app, &secret(request)?, matched.id()).await?,
+        Route::RotateWebhookSecret => webhooks::rotate_secret(app, &secret(request)?, idempotency_key()?, matched.id(), body(request)?).await?,
+        Route::TestWebhook => {
+            let dispatcher = crate::runtime::api_dispatcher(app).map_err(ApiError::internal)?;
+            webhooks::send_test(app, &dispatcher, &secret(request)?, matched.id()).await?
+        }
         Route::ListDeliveries => webhooks::list_deliveries(app, &secret(request)?, matched.id(), &request.query).await?,
         Route::RetryDelivery => {
             let dispatcher = crate::runtime::api_dispatcher(app).map_err(ApiError::internal)?;

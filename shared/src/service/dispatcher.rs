@@ -188,19 +188,7 @@ impl Dispatcher {
         };
 
         let body = serde_json::to_vec(&event.view()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let secret = self.app.vault.endpoint_secret(&endpoint).await.map_err(|error| match error {
-            // Nothing is sent, nothing recorded: the delivery stays due and is tried again.
-            KeyError::Unavailable(problem) => StoreError::Unavailable(problem),
-            KeyError::Invalid(problem) => StoreError::Corrupt(format!("endpoint {}: {problem}", endpoint.id)),
-        })?;
-        let timestamp = self.app.now().timestamp();
-        let headers = vec![
-            ("X-Billing-Signature".to_owned(), secret.billing_signature(timestamp, &body)),
-            ("webhook-id".to_owned(), event.id.to_string()),
-            ("webhook-timestamp".to_owned(), timestamp.to_string()),
-            ("webhook-signature".to_owned(), secret.standard_signature(event.id.as_str(), timestamp, &body)),
-        ];
-        let request = WebhookRequest { url: endpoint.url.clone(), headers, body: body.into(), environment: endpoint.environment };
+        let request = self.signed_request(&endpoint, event.id.as_str(), body).await?;
         let outcome = self.sender.send(&request).await;
         report.attempts += 1;
         let environment = [("Environment", endpoint.environment.as_str())];
@@ -250,6 +238,19 @@ impl Dispatcher {
             self.enqueue_retry(&delivery, due - at).await;
         }
         Ok(Some(delivery))
+    }
+
+    /// `body` to `endpoint`, signed at this moment with its signing secrets (both during a
+    /// rotation's overlap), `msg_id` being the Standard Webhooks message id (the event id).
+    pub async fn signed_request(&self, endpoint: &WebhookEndpoint, msg_id: &str, body: Vec<u8>) -> Result<WebhookRequest, StoreError> {
+        let now = self.app.now();
+        let (current, retiring) = self.app.vault.signing_secrets(endpoint, now).await.map_err(|error| match error {
+            // Nothing is sent, nothing recorded: the delivery stays due and is tried again.
+            KeyError::Unavailable(problem) => StoreError::Unavailable(problem),
+            KeyError::Invalid(problem) => StoreError::Corrupt(format!("endpoint {}: {problem}", endpoint.id)),
+        })?;
+        let headers = current.signature_headers(retiring.as_ref(), msg_id, now.timestamp(), &body);
+        Ok(WebhookRequest { url: endpoint.url.clone(), headers, body: body.into(), environment: endpoint.environment })
     }
 
     async fn save(&self, delivery: &Delivery, version: u64) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@
 use crate::domain::endpoint::{StoredSecret, WebhookEndpoint};
 use crate::domain::ids::WebhookId;
 use crate::domain::sealed::{self, DATA_KEY_BYTES, SealError, Sealed};
+use crate::domain::time::Timestamp;
 use crate::domain::webhook::WebhookSecret;
 use crate::ports::keys::{DataKeys, KeyContext, KeyError};
 use std::collections::HashMap;
@@ -81,8 +82,23 @@ impl SecretVault {
     }
 
     /// The secret an endpoint's deliveries are signed with.
+    /// The secrets that sign an attempt at `now`: the current one, and the retiring one while a
+    /// rotation's overlap lasts.
+    pub async fn signing_secrets(&self, endpoint: &WebhookEndpoint, now: Timestamp) -> Result<(WebhookSecret, Option<WebhookSecret>), KeyError> {
+        let current = self.endpoint_secret(endpoint).await?;
+        let retiring = match endpoint.retiring_secret_at(now) {
+            Some(retiring) => Some(self.stored_secret(endpoint, &retiring.secret).await?),
+            None => None,
+        };
+        Ok((current, retiring))
+    }
+
     pub async fn endpoint_secret(&self, endpoint: &WebhookEndpoint) -> Result<WebhookSecret, KeyError> {
-        match &endpoint.secret {
+        self.stored_secret(endpoint, &endpoint.secret).await
+    }
+
+    async fn stored_secret(&self, endpoint: &WebhookEndpoint, stored: &StoredSecret) -> Result<WebhookSecret, KeyError> {
+        match stored {
             StoredSecret::Sealed(sealed) => {
                 let plaintext = self.open(sealed, &endpoint_context(&endpoint.id)).await?;
                 let text = String::from_utf8(plaintext).map_err(|_| KeyError::Invalid("the sealed secret is not text".into()))?;

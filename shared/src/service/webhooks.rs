@@ -8,13 +8,51 @@ use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
 use super::reply::Reply;
 use super::{App, COMMIT_ATTEMPTS};
-use crate::domain::endpoint::{Delivery, EndpointStatus, WebhookEndpoint};
+use crate::domain::endpoint::{Attempt, Delivery, EndpointStatus, RetiringSecret, WebhookEndpoint};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp};
+
+/// `PATCH /v1/webhooks/{webhook_id}` body: what to change, at least one field.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)]
+pub struct UpdateWebhookRequest {
+    /// Checked like a new endpoint's URL.
+    #[schema(nullable = false, format = "uri", max_length = 2048)]
+    url: Option<String>,
+    /// Replaces the subscribed event types (at least one).
+    #[schema(nullable = false, min_items = 1)]
+    events: Option<Vec<EventType>>,
+    /// `null` clears it.
+    #[schema(nullable, max_length = 256)]
+    description: Option<String>,
+    /// `disabled` stops deliveries (pending ones end as failed when due); `active` resumes them,
+    /// also after the receiver answered 410 Gone.
+    #[schema(nullable = false)]
+    status: Option<EndpointStatus>,
+}
+request_body!(UpdateWebhookRequest);
+
+/// `POST /v1/webhooks/{webhook_id}/rotate_secret` body (may be absent or `null`).
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RotateSecretRequest {
+    /// Seconds the previous secret keeps signing beside the new one: default 86400 (24 h),
+    /// at most 604800 (7 days); `0` ends the overlap at once.
+    #[schema(nullable = false, minimum = 0, maximum = 604800)]
+    expires_in: Option<u32>,
+}
+request_body!(RotateSecretRequest);
+
+/// The default overlap of a rotated secret, and the longest one asked for.
+pub const ROTATION_OVERLAP_DEFAULT_SECONDS: u32 = 86_400;
+pub const ROTATION_OVERLAP_MAX_SECONDS: u32 = 604_800;
 
 /// `POST /v1/webhooks` body. Its schema is the document's and what [`create_endpoint`] checks
 /// the body against.
@@ -96,9 +134,10 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         secret: stored_secret,
         status: EndpointStatus::Active,
         disabled_reason: None,
+        retiring_secret: None,
         created_at: now,
     };
-    let reply = Reply::json(201, &endpoint.view(Some(&secret)))?;
+    let reply = Reply::json(201, &endpoint.view(Some(&secret), now))?;
     let mut ops = vec![WriteOp::Put {
         item: records::endpoint_item(&endpoint, 1).map_err(ApiError::internal)?,
         condition: Some(Condition::Absent { now_unix: now.timestamp() }),
@@ -127,14 +166,176 @@ pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String,
     let principal = webhook_principal(app, secret).await?;
     let params = ListParams::parse(params, &[])?;
     let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&principal.org_id, principal.environment), true, app.now().timestamp());
-    let list = list_page(app, query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(None))).await?;
+    let now = app.now();
+    let list = list_page(app, query, &params, |endpoint: WebhookEndpoint| Some(endpoint.view(None, now))).await?;
     Reply::json(200, &list)
 }
 
 pub async fn get_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
     let (endpoint, _) = owned_endpoint(app, &principal, id).await?;
-    Reply::json(200, &endpoint.view(None))
+    Reply::json(200, &endpoint.view(None, app.now()))
+}
+
+pub async fn update_endpoint(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let principal = webhook_principal(app, secret).await?;
+    let body = JsonObject::parse(body)?;
+    body.conform::<UpdateWebhookRequest>()?;
+    if body.is_empty() {
+        return Err(ApiError::invalid_field("url", "Nothing to update: give url, events, description or status."));
+    }
+    let not_null = |name: &str| ApiError::invalid_field(name, format!("The '{name}' field must not be null."));
+    let url = match body.nullable_string("url")? {
+        None => None,
+        Some(None) => return Err(not_null("url")),
+        Some(Some(text)) => Some(validate_endpoint_url(&text, principal.environment).map_err(|reason| ApiError::invalid_field("url", sentence(&reason)))?),
+    };
+    let events = if body.contains("events") { Some(parse_event_types(&body)?) } else { None };
+    let description = body.nullable_string("description")?;
+    let status = match body.nullable_string("status")? {
+        None => None,
+        Some(None) => return Err(not_null("status")),
+        Some(Some(text)) => Some(match text.as_str() {
+            "active" => EndpointStatus::Active,
+            "disabled" => EndpointStatus::Disabled,
+            _ => return Err(ApiError::invalid_field("status", format!("Unknown status {text:?}: use active or disabled."))),
+        }),
+    };
+    for _ in 0..COMMIT_ATTEMPTS {
+        let (mut endpoint, version) = owned_endpoint(app, &principal, id).await?;
+        if let Some(url) = &url {
+            endpoint.url.clone_from(url);
+        }
+        if let Some(events) = &events {
+            endpoint.events.clone_from(events);
+        }
+        if let Some(description) = &description {
+            endpoint.description.clone_from(description);
+        }
+        match status {
+            Some(EndpointStatus::Active) => {
+                endpoint.status = EndpointStatus::Active;
+                endpoint.disabled_reason = None;
+            }
+            Some(EndpointStatus::Disabled) if endpoint.status == EndpointStatus::Active => {
+                endpoint.status = EndpointStatus::Disabled;
+                endpoint.disabled_reason = Some("disabled through the API".to_owned());
+            }
+            Some(EndpointStatus::Disabled) | None => {}
+        }
+        let op =
+            WriteOp::Put { item: records::endpoint_item(&endpoint, version + 1).map_err(ApiError::internal)?, condition: Some(Condition::Version(version)) };
+        match app.store.write(vec![op]).await {
+            Ok(()) => return Reply::json(200, &endpoint.view(None, app.now())),
+            // Changed meanwhile (a 410 disabled it, another PATCH): apply this change to that.
+            Err(error) if error.lost_race() => continue,
+            Err(error) => return Err(ApiError::internal(error)),
+        }
+    }
+    Err(ApiError::concurrent_update())
+}
+
+/// A new signing secret, shown once. The replaced one keeps signing beside it for `expires_in`
+/// seconds (deliveries carry both signatures, the old one last), so receivers can switch
+/// without a window of failed verifications.
+pub async fn rotate_secret(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&str>, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let principal = webhook_principal(app, secret).await?;
+    // The body is optional: none, or `null`, asks for the defaults.
+    let no_options = body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null";
+    let body = JsonObject::parse(if no_options { b"{}" } else { body })?;
+    let guard = IdempotencyGuard::from_header(&principal, idempotency_key, &format!("POST /v1/webhooks/{id}/rotate_secret"), &body.fingerprint())?;
+    body.conform::<RotateSecretRequest>()?;
+    let expires_in = if body.contains("expires_in") {
+        // Any JSON number of whole seconds (`3600`, `3600.0`, `3.6e3`), as JSON Schema's integer.
+        let raw = body.required_raw("expires_in")?;
+        serde_json::from_str::<f64>(raw.get())
+            .ok()
+            .filter(|seconds| seconds.fract() == 0.0 && (0.0..=f64::from(ROTATION_OVERLAP_MAX_SECONDS)).contains(seconds))
+            .map(|seconds| seconds as u32)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "expires_in",
+                    format!("The 'expires_in' field must be a whole number of seconds from 0 to {ROTATION_OVERLAP_MAX_SECONDS}."),
+                )
+            })?
+    } else {
+        ROTATION_OVERLAP_DEFAULT_SECONDS
+    };
+    // A retry of a rotation that went through answers as it did, with the same new secret.
+    if let Some(guard) = &guard
+        && let Some(stored) = guard.prior_response(app).await?
+    {
+        return Ok(Reply::replay(stored));
+    }
+    for _ in 0..COMMIT_ATTEMPTS {
+        let (mut endpoint, version) = owned_endpoint(app, &principal, id).await?;
+        let now = app.now();
+        let new_secret = WebhookSecret::generate();
+        let sealed = app.vault.seal_endpoint_secret(&endpoint.id, &new_secret).await.map_err(ApiError::internal)?;
+        let replaced = std::mem::replace(&mut endpoint.secret, sealed);
+        // One overlap at a time: a secret replaced before its overlap ended stops signing now.
+        endpoint.retiring_secret = (expires_in > 0).then(|| RetiringSecret { secret: replaced, until: now + chrono::Duration::seconds(i64::from(expires_in)) });
+        let reply = Reply::json(200, &endpoint.view(Some(&new_secret), now))?;
+        let mut ops = vec![WriteOp::Put {
+            item: records::endpoint_item(&endpoint, version + 1).map_err(ApiError::internal)?,
+            condition: Some(Condition::Version(version)),
+        }];
+        if let Some(guard) = &guard {
+            // The response shows the secret: the idempotency record keeps it sealed.
+            ops.push(guard.record_sealed_op(app, reply.status, &reply.body, now).await?);
+        }
+        match app.store.write(ops).await {
+            Ok(()) => {
+                tracing::info!(webhook_id = %endpoint.id, overlap_seconds = expires_in, "webhook secret rotated");
+                return Ok(reply);
+            }
+            Err(error) if error.lost_race() => {
+                if let Some(stored) = IdempotencyGuard::after_lost_race(guard.as_ref(), app).await? {
+                    return Ok(Reply::replay(stored));
+                }
+            }
+            Err(error) => return Err(ApiError::internal(error)),
+        }
+    }
+    Err(IdempotencyGuard::gave_up(guard.as_ref()))
+}
+
+/// The answer of `POST /v1/webhooks/{webhook_id}/test`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TestDeliveryView {
+    pub webhook_id: String,
+    /// The test event's id (the `webhook-id` header); it is not stored.
+    pub event_id: String,
+    /// Whether the endpoint answered 2xx.
+    pub succeeded: bool,
+    pub attempt: Attempt,
+}
+
+/// Sends one signed `webhook.test` event to the endpoint now (active or disabled), with the
+/// same headers, signatures and address rules as a delivery, and answers with the attempt. The
+/// event is not stored and retried: it is a check of the receiver.
+pub async fn send_test(app: &App, dispatcher: &Dispatcher, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
+    let principal = webhook_principal(app, secret).await?;
+    let (endpoint, _) = owned_endpoint(app, &principal, id).await?;
+    let event_id = EventId::generate();
+    let now = app.now();
+    let event = serde_json::json!({
+        "event_id": event_id.to_string(),
+        "type": "webhook.test",
+        "data": {"webhook_id": endpoint.id.to_string(), "message": "A test event sent with POST /v1/webhooks/{webhook_id}/test; it changes nothing."},
+        "created_at": crate::domain::time::to_rfc3339(&crate::domain::time::whole_seconds(now)),
+    });
+    let body = serde_json::to_vec(&event).map_err(ApiError::internal)?;
+    let request = dispatcher.signed_request(&endpoint, event_id.as_str(), body).await.map_err(ApiError::internal)?;
+    let outcome = dispatcher.sender.send(&request).await;
+    let attempt = Attempt {
+        at: app.now(),
+        status_code: outcome.status,
+        latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX),
+        error: outcome.error.clone(),
+    };
+    tracing::info!(webhook_id = %endpoint.id, event_id = %event_id, status_code = ?outcome.status, "webhook test sent");
+    Reply::json(200, &TestDeliveryView { webhook_id: endpoint.id.to_string(), event_id: event_id.to_string(), succeeded: outcome.succeeded(), attempt })
 }
 
 /// 204. Deliveries already made stay listed; pending ones end as failed.

@@ -52,6 +52,7 @@ async fn main() {
         secret,
         status: EndpointStatus::Active,
         disabled_reason: None,
+        retiring_secret: None,
         created_at: now,
     };
     app.store

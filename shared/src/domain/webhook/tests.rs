@@ -65,13 +65,25 @@ fn billing_signature_keys_with_the_whole_secret_string() {
 #[test]
 fn signature_headers_carry_both_schemes() {
     let own = secret(OWN_SECRET);
-    let headers = own.signature_headers("evt_01", 1750000000, OWN_BODY);
+    let headers = own.signature_headers(None, "evt_01", 1750000000, OWN_BODY);
     let names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["x-billing-signature", "webhook-id", "webhook-timestamp", "webhook-signature"]);
     assert_eq!(headers[0].1, own.billing_signature(1750000000, OWN_BODY));
     assert_eq!(headers[1].1, "evt_01");
     assert_eq!(headers[2].1, "1750000000");
     assert_eq!(headers[3].1, "v1,kjDtDzAUY8biaOFgWafxyOKiP/4w9KOVuObbRrf63rQ=");
+}
+
+#[test]
+fn during_a_rotation_both_secrets_sign_the_old_one_last() {
+    let new = secret(OWN_SECRET);
+    let old = secret(SPEC_SECRET);
+    let headers = new.signature_headers(Some(&old), "evt_01", 1750000000, OWN_BODY);
+    let new_v1 = new.billing_signature(1750000000, OWN_BODY);
+    let old_v1 = old.billing_signature(1750000000, OWN_BODY);
+    assert_eq!(headers[0].1, format!("{new_v1},{}", old_v1.strip_prefix("t=1750000000,").unwrap()));
+    assert!(headers[0].1.ends_with(old_v1.split(',').nth(1).unwrap()), "a reader of the last v1= verifies with the old secret");
+    assert_eq!(headers[3].1, format!("{} {}", new.standard_signature("evt_01", 1750000000, OWN_BODY), old.standard_signature("evt_01", 1750000000, OWN_BODY)));
 }
 
 #[test]
