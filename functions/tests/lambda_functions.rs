@@ -54,13 +54,17 @@ enum Capability {
     KeyDecrypt,
     /// `GenerateMac`: deriving the list-cursor key (a read: nothing is stored or changed).
     KeyDerive,
+    /// `UpdateItem`: counting a request on its organization's rate-limit counter, which a GET
+    /// route does too (the template limits it to `RATE#` items; [`assert_only_counters_update`]).
+    RateCount,
     ParameterRead,
 }
 
 fn capability(action: &str) -> Capability {
     match action {
         "dynamodb:GetItem" | "dynamodb:BatchGetItem" | "dynamodb:Query" => Capability::TableRead,
-        "dynamodb:PutItem" | "dynamodb:ConditionCheckItem" | "dynamodb:UpdateItem" => Capability::TableWrite,
+        "dynamodb:PutItem" | "dynamodb:ConditionCheckItem" => Capability::TableWrite,
+        "dynamodb:UpdateItem" => Capability::RateCount,
         "dynamodb:DeleteItem" => Capability::TableDelete,
         a if a.starts_with("sqs:SendMessage") => Capability::QueueSend,
         "events:PutEvents" => Capability::BusPut,
@@ -91,7 +95,7 @@ fn assert_least_privilege(template: &Template, resolver: &Resolver, stack: &Stac
                 let granted = capability(action);
                 if read_only {
                     assert!(
-                        matches!(granted, Capability::TableRead | Capability::KeyDerive),
+                        matches!(granted, Capability::TableRead | Capability::KeyDerive | Capability::RateCount),
                         "{binary} serves a GET route but {} grants it {action}",
                         grant.source
                     );
@@ -117,6 +121,33 @@ fn assert_least_privilege(template: &Template, resolver: &Resolver, stack: &Stac
                     grant.source
                 );
             }
+        }
+    }
+}
+
+/// What the template's `dynamodb:LeadingKeys` condition on `UpdateItem` lets through, checked
+/// on the calls themselves (the emulator does not evaluate IAM conditions): every update, alone
+/// or in a transaction, is of a rate-limit counter (`RATE#…`), and every metered route made one.
+fn assert_only_counters_update(template: &Template, stack: &Stack, proxy: &RecordingAwsProxy) {
+    let policy = &template.0["Resources"]["PayoutsTableCountPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], json!(["RATE#*"]), "{policy}");
+    let mut counted = BTreeSet::new();
+    for call in proxy.calls() {
+        let request: Value = serde_json::from_slice(&call.request).unwrap_or_default();
+        let updates: Vec<&Value> = match call.target.rsplit('.').next() {
+            Some("UpdateItem") => vec![&request],
+            Some("TransactWriteItems") => request["TransactItems"].as_array().into_iter().flatten().filter_map(|item| item.get("Update")).collect(),
+            _ => continue,
+        };
+        for update in updates {
+            let pk = update["Key"]["pk"]["S"].as_str().unwrap_or("");
+            assert!(pk.starts_with("RATE#"), "an update of something other than a rate-limit counter: {update}");
+            counted.insert(call.access_key.clone());
+        }
+    }
+    for (binary, (spec, _)) in &stack.functions {
+        if template.grants(spec).iter().any(|grant| grant.source == "PayoutsTableCountPolicy") {
+            assert!(counted.contains(&access_key_of(binary)), "{binary} is metered but never counted a request");
         }
     }
 }
@@ -383,6 +414,7 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
     }
 
     assert_least_privilege(&template, &resolver, &stack, &proxy);
+    assert_only_counters_update(&template, &stack, &proxy);
 
     // Every function the template deploys ran, and every binary is deployed.
     let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();

@@ -128,6 +128,24 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
         assert!(ok && shown.contains("sandbox: registered") && !shown.contains("sandbox: registered (default)"), "{shown}");
         let (ok, _, err) = admin(dir.path(), &["set-sender-policy", "--org", &org_id, "--environment", "live", "everyone"]);
         assert!(!ok && err.contains("not a sender policy"), "{err}");
+        // Rate limits: the defaults, then the operator's, which the next request is held to.
+        assert!(shown.contains("live: 1800 reads and 600 writes a minute (default)"), "{shown}");
+        let (ok, set, err) = admin(dir.path(), &["set-rate-limits", "--org", &org_id, "--environment", "live", "--reads", "1", "--writes", "5"]);
+        assert!(ok && set.contains("live: 1 reads and 5 writes a minute"), "{set}{err}");
+        let (ok, shown, _) = admin(dir.path(), &["show-org", "--org", &org_id]);
+        assert!(
+            ok && shown.contains("live: 1 reads and 5 writes a minute") && shown.contains("sandbox: 900 reads and 300 writes a minute (default)"),
+            "{shown}"
+        );
+        let (ok, again, err) = admin(dir.path(), &["create-key", "--org", &org_id, "--environment", "live"]);
+        assert!(ok && again.starts_with("sk_live_"), "{err}");
+        let limited = client.get(format!("{base}/payouts")).bearer_auth(&again).send().await.unwrap();
+        assert_eq!(limited.headers()["x-ratelimit-limit"], "1");
+        let refused = client.get(format!("{base}/payouts")).bearer_auth(&again).send().await.unwrap();
+        assert_eq!(refused.status().as_u16(), 429);
+        assert!(refused.headers().contains_key("retry-after"));
+        let (ok, _, err) = admin(dir.path(), &["set-rate-limits", "--org", &org_id, "--environment", "live", "--reads", "0", "--writes", "5"]);
+        assert!(!ok && err.contains("the reads limit must be 1 to 60000 a minute, not 0"), "{err}");
         (live, sandbox, id)
     };
 

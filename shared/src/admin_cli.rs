@@ -5,6 +5,7 @@ use crate::config::ProcessEnv;
 use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::Plan;
+use crate::domain::rate_limit::RateLimits;
 use crate::domain::time::to_rfc3339;
 use crate::domain::wallet::SenderPolicy;
 use crate::service::admin;
@@ -23,7 +24,9 @@ commands:
   set-tolerance --org ORG_ID --amount DECIMAL                         settle within ± this many token units
   set-sender-policy --org ORG_ID --environment live|sandbox registered|any
                                                                       which transfers may settle the org's payouts
-  show-org --org ORG_ID                                               plan, tolerance, sender policies
+  set-rate-limits --org ORG_ID --environment live|sandbox --reads N --writes N
+                                                                      requests a minute (defaults: live 1800/600, sandbox 900/300)
+  show-org --org ORG_ID                                               plan, tolerance, sender policies, rate limits
 
 store: PAYOUTS_STORE=embedded (default; PAYOUTS_DATA_DIR, default ./.payouts) or dynamodb (PAYOUTS_TABLE_NAME)";
 
@@ -167,6 +170,17 @@ async fn run(raw: Vec<String>) -> Result<String, String> {
             let org = admin::set_sender_policy(&app, &org_id(args.option("org")?)?, environment, policy).await.map_err(failed)?;
             Ok(format!("{} sender policy in {environment}: {}", org.id, describe(org.sender_policy(environment))))
         }
+        "set-rate-limits" => {
+            args.only(&["org", "environment", "reads", "writes"], 0)?;
+            let environment = environment(args.option("environment")?)?;
+            let per_minute = |name: &str| -> Result<u32, String> {
+                let text = args.option(name)?;
+                text.parse().map_err(|_| format!("--{name} {text:?} is not a whole number of requests a minute"))
+            };
+            let limits = RateLimits::new(per_minute("reads")?, per_minute("writes")?)?;
+            let org = admin::set_rate_limits(&app, &org_id(args.option("org")?)?, environment, limits).await.map_err(failed)?;
+            Ok(format!("{} rate limits in {environment}: {}", org.id, describe_limits(org.rate_limits(environment))))
+        }
         "show-org" => {
             args.only(&["org"], 0)?;
             let (org, _) = admin::load_org(&app, &org_id(args.option("org")?)?).await.map_err(failed)?;
@@ -180,9 +194,17 @@ async fn run(raw: Vec<String>) -> Result<String, String> {
                 let chosen = if org.sender_policies.contains_key(&environment) { "" } else { " (default)" };
                 lines.push(format!("sender policy   {environment}: {}{chosen}", org.sender_policy(environment)));
             }
+            for environment in Environment::ALL {
+                let chosen = if org.rate_limits.contains_key(&environment) { "" } else { " (default)" };
+                lines.push(format!("rate limits     {environment}: {}{chosen}", describe_limits(org.rate_limits(environment))));
+            }
             lines.push(format!("created         {}", to_rfc3339(&crate::domain::time::whole_seconds(org.created_at))));
             Ok(lines.join("\n"))
         }
         other => Err(format!("unknown command {other:?}")),
     }
+}
+
+fn describe_limits(limits: RateLimits) -> String {
+    format!("{} reads and {} writes a minute", limits.reads_per_minute, limits.writes_per_minute)
 }

@@ -219,10 +219,21 @@ impl ApiError {
         )
     }
 
+    // 429
+    /// The organization's rate limit for this kind of request is reached in this window.
+    pub fn rate_limited(retry_after_seconds: u64) -> ApiError {
+        let unit = if retry_after_seconds == 1 { "second" } else { "seconds" };
+        ApiError::new(ErrorType::RateLimited, "too_many_requests", format!("Rate limit exceeded. Retry after {retry_after_seconds} {unit}."), None)
+    }
+
     // 500
-    /// Logs the cause; the body says nothing about it.
-    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
-        tracing::error!(cause = %cause, "internal error");
+    /// Logs the cause; the body says nothing about it. A write refused for the rate limit is
+    /// not an error of the service: the response becomes a 429 (`http::serve_metered`).
+    pub fn internal<C: std::fmt::Display + 'static>(cause: C) -> ApiError {
+        let limit_reached = matches!((&cause as &dyn std::any::Any).downcast_ref(), Some(crate::ports::store::StoreError::LimitReached));
+        if !limit_reached {
+            tracing::error!(cause = %cause, "internal error");
+        }
         ApiError::new(ErrorType::InternalError, "internal_server_error", "An unexpected error occurred.", None)
     }
 }

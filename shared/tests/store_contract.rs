@@ -451,6 +451,72 @@ async fn concurrent_absent_puts_have_one_winner(store: Arc<dyn Store>) {
     assert!(get_one(&*store, &ItemKey::new("RACE", "new")).await.is_some());
 }
 
+fn count(pk: &str, limit: u64) -> WriteOp {
+    WriteOp::Count { key: ItemKey::new(pk, "reads#0"), limit, expires_at: now() + 120 }
+}
+
+async fn counter_counts_up_to_its_limit_then_refuses_at_its_position(store: Arc<dyn Store>) {
+    for expected in 1..=3 {
+        store.write(vec![count("RATE#a", 3)]).await.expect("below the limit");
+        let counter = get_one(&*store, &ItemKey::new("RATE#a", "reads#0")).await.expect("the counter exists");
+        assert_eq!((counter.version, counter.body.as_str()), (expected, ""));
+        assert!(counter.expires_at.is_some());
+    }
+    match store.write(vec![count("RATE#a", 3)]).await {
+        Err(StoreError::ConditionFailed { failed }) => assert_eq!(failed, [0]),
+        other => panic!("the fourth count should be refused, got {other:?}"),
+    }
+    assert_eq!(get_one(&*store, &ItemKey::new("RATE#a", "reads#0")).await.expect("still there").version, 3);
+    // A higher limit (an operator raised it) lets the same counter go on.
+    store.write(vec![count("RATE#a", 4)]).await.expect("under the raised limit");
+}
+
+async fn counter_rides_in_a_transaction_all_or_nothing(store: Arc<dyn Store>) {
+    store.write(vec![put(item("T", "taken"))]).await.expect("seed");
+    // With a put: both happen.
+    store.write(vec![put_if(item("T", "one"), Condition::Absent { now_unix: now() }), count("RATE#t", 2)]).await.expect("put and count");
+    assert_eq!(get_one(&*store, &ItemKey::new("RATE#t", "reads#0")).await.expect("counted").version, 1);
+    // The put's condition fails: nothing is counted, and the failure is the put's.
+    match store.write(vec![put_if(item("T", "taken"), Condition::Absent { now_unix: now() }), count("RATE#t", 2)]).await {
+        Err(StoreError::ConditionFailed { failed }) => assert_eq!(failed, [0]),
+        other => panic!("expected the put to fail, got {other:?}"),
+    }
+    assert_eq!(get_one(&*store, &ItemKey::new("RATE#t", "reads#0")).await.expect("counted").version, 1);
+    store.write(vec![put_if(item("T", "two"), Condition::Absent { now_unix: now() }), count("RATE#t", 2)]).await.expect("second");
+    // The counter at its limit: the put is not written either.
+    match store.write(vec![put_if(item("T", "three"), Condition::Absent { now_unix: now() }), count("RATE#t", 2)]).await {
+        Err(StoreError::ConditionFailed { failed }) => assert_eq!(failed, [1]),
+        other => panic!("expected the counter to refuse, got {other:?}"),
+    }
+    assert!(get_one(&*store, &ItemKey::new("T", "three")).await.is_none(), "nothing of a refused write is kept");
+}
+
+async fn concurrent_counts_admit_exactly_the_limit(store: Arc<dyn Store>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..25 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            // As the metering store does: a write that met a concurrent transaction is retried.
+            loop {
+                match store.write(vec![count("RATE#race", 10)]).await {
+                    Err(StoreError::Contention) => tokio::task::yield_now().await,
+                    result => return result,
+                }
+            }
+        });
+    }
+    let mut admitted = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("counting task") {
+            Ok(()) => admitted += 1,
+            Err(StoreError::ConditionFailed { failed }) => assert_eq!(failed, [0]),
+            Err(other) => panic!("a count failed otherwise: {other}"),
+        }
+    }
+    assert_eq!(admitted, 10);
+    assert_eq!(get_one(&*store, &ItemKey::new("RATE#race", "reads#0")).await.expect("counted").version, 10);
+}
+
 macro_rules! contract {
     ($($name:ident),+ $(,)?) => {
         /// The embedded SQLite store.
@@ -494,6 +560,9 @@ contract!(
     concurrent_version_puts_have_one_winner,
     concurrent_absent_puts_have_one_winner,
     two_ops_on_one_item_are_refused,
+    counter_counts_up_to_its_limit_then_refuses_at_its_position,
+    counter_rides_in_a_transaction_all_or_nothing,
+    concurrent_counts_admit_exactly_the_limit,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ use payouts::ports::queue::{QueueError, TxMessage, TxQueue};
 use payouts::ports::store::{IndexName, IndexQuery, read_all};
 use payouts::ports::{Clock, Store};
 use payouts::service::pagination::Cursors;
+use payouts::service::rate_limit::RateLimiter;
 use payouts::service::secrets::SecretVault;
 use payouts::service::{App, admin, records};
 use serde_json::Value;
@@ -161,6 +162,8 @@ impl Harness {
             contract_wallets: Arc::new(NoContractWallets),
             vault: Arc::new(SecretVault::new(keys.clone())),
             cursors: Arc::new(Cursors::new(keys)),
+            rate_limiter: Arc::new(RateLimiter::new()),
+            meter: None,
         };
         let mut harness = Harness {
             app,

@@ -1,6 +1,9 @@
 //! The round-trip budget, proven by counting the SDK calls each request makes against
-//! DynamoDB and SQS (moto): a mutating request makes at most one DynamoDB write round trip
-//! (a transaction counts as one) plus, for execute, one SQS send; a GET by id is one read.
+//! DynamoDB and SQS (moto): a mutating request makes one read and at most one DynamoDB write
+//! round trip (a transaction counts as one; its rate-limit count rides in it) plus, for
+//! execute, one SQS send; a GET makes one read, its count (one `UpdateItem`) and its query.
+//! The rate-limit counter is read with the API key once the instance knows the key's tenant:
+//! only its first request with a key reads the counter apart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -42,12 +45,15 @@ async fn each_request_stays_within_its_round_trip_budget() {
         (response, calls)
     };
 
+    let (_, calls) = measure("first request", Method::GET, "/v1/account".into(), None).await;
+    assert_eq!(calls, ["GetItem", "GetItem", "UpdateItem", "GetItem"], "the key, then its tenant's counter, the count, and the account's organization");
+
     let (created, calls) = measure("create", Method::POST, "/v1/payouts".into(), Some(guide_body().to_string())).await;
-    assert_eq!(calls, ["GetItem", "TransactWriteItems"], "create: auth read + one transaction (intent + event)");
+    assert_eq!(calls, ["BatchGetItem", "TransactWriteItems"], "create: key + counter in one read, one transaction (intent + event + count)");
     let id = created.id();
 
     let (_, calls) = measure("get", Method::GET, format!("/v1/payouts/{id}"), None).await;
-    assert_eq!(calls, ["BatchGetItem"], "get by id: the key and the intent in one read");
+    assert_eq!(calls, ["BatchGetItem", "UpdateItem"], "get by id: the key, the intent and the counter in one read; the count");
 
     let (_, calls) = measure("approve", Method::PATCH, format!("/v1/payouts/{id}"), Some(json!({"status": "approved"}).to_string())).await;
     assert_eq!(writes(&calls), 1, "approve: {calls:?}");
@@ -57,14 +63,18 @@ async fn each_request_stays_within_its_round_trip_budget() {
     assert_eq!(calls, ["BatchGetItem", "TransactWriteItems", "SendMessage"], "execute: one read, one transaction, one SQS send");
 
     let (_, calls) = measure("list", Method::GET, "/v1/payouts".into(), None).await;
-    assert_eq!(writes(&calls), 0);
-    assert_eq!(calls, ["GetItem", "Query"]);
+    assert_eq!(calls, ["BatchGetItem", "UpdateItem", "Query"]);
 
     // With an idempotency key the first request costs the same; the record rides in the transaction.
     counter.reset();
     let response = h.call_with(Method::POST, "/v1/payouts", Some(&h.tenant.live), Some(&guide_body().to_string()), &[("idempotency-key", "budget-1")]).await;
     assert_eq!(response.status, 201);
-    assert_eq!(counter.snapshot(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(counter.snapshot(), ["BatchGetItem", "TransactWriteItems"]);
+    // A refused one (invalid body) writes nothing of its own, so it is counted alone.
+    counter.reset();
+    let response = h.call(Method::POST, "/v1/payouts", Some(&h.tenant.live), Some("{}")).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(counter.snapshot(), ["BatchGetItem", "UpdateItem"]);
 
     // The message really is on the queue.
     let received = sqs_client.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
-    ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -263,10 +263,48 @@ fn filter_expression(now_unix: i64, filters: &[AttrRange]) -> Expression {
     expression
 }
 
-fn op_condition(op: &WriteOp) -> Option<&Condition> {
+/// The condition an op is written under (a counter's: below its limit).
+fn op_condition(op: &WriteOp) -> Option<Expression> {
     match op {
-        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } => condition.as_ref(),
-        WriteOp::Check { condition, .. } => Some(condition),
+        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } => condition.as_ref().map(condition_expression),
+        WriteOp::Check { condition, .. } => Some(condition_expression(condition)),
+        WriteOp::Count { limit, .. } => Some(Expression {
+            text: "attribute_not_exists(#v) OR #v < :limit".to_owned(),
+            names: HashMap::from([("#v".to_owned(), VERSION.to_owned())]),
+            values: HashMap::from([(":limit".to_owned(), AttributeValue::N(limit.to_string()))]),
+        }),
+    }
+}
+
+/// A counter's update, whose placeholders join its condition's: the count is the version
+/// attribute, so the item reads back like any other.
+fn count_update(expires_at: i64, condition: &mut Expression) -> String {
+    condition.names.insert("#body".to_owned(), BODY.to_owned());
+    condition.names.insert("#ttl".to_owned(), TTL.to_owned());
+    condition.values.insert(":empty".to_owned(), AttributeValue::S(String::new()));
+    condition.values.insert(":ttl".to_owned(), AttributeValue::N(expires_at.to_string()));
+    condition.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
+    "SET #body = if_not_exists(#body, :empty), #ttl = :ttl ADD #v :one".to_owned()
+}
+
+/// What a write op sends besides its key or item: its condition (text and placeholders) and, for
+/// a counter, its update expression.
+struct OpExpressions {
+    update: Option<String>,
+    text: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Attrs>,
+}
+
+fn op_expressions(op: &WriteOp) -> OpExpressions {
+    let mut expression = op_condition(op);
+    let update = match (op, expression.as_mut()) {
+        (WriteOp::Count { expires_at, .. }, Some(expression)) => Some(count_update(*expires_at, expression)),
+        _ => None,
+    };
+    match expression {
+        Some(expression) => OpExpressions { update, text: Some(expression.text.clone()), names: expression.names(), values: expression.values() },
+        None => OpExpressions { update, text: None, names: None, values: None },
     }
 }
 
@@ -314,11 +352,7 @@ impl DynamoDbStore {
     }
 
     async fn write_one(&self, position: usize, op: WriteOp) -> Result<(), StoreError> {
-        let expression = op_condition(&op).map(condition_expression);
-        let (text, names, values) = match &expression {
-            Some(expression) => (Some(expression.text.clone()), expression.names(), expression.values()),
-            None => (None, None, None),
-        };
+        let OpExpressions { update, text, names, values } = op_expressions(&op);
         let condition_failed = || StoreError::ConditionFailed { failed: vec![position] };
         match op {
             WriteOp::Put { item, .. } => {
@@ -357,15 +391,31 @@ impl DynamoDbStore {
             }
             // A lone check: a one-item transaction evaluates the condition server side.
             check @ WriteOp::Check { .. } => self.transact(vec![check]).await,
+            WriteOp::Count { key, .. } => {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attrs(&key)))
+                    .set_update_expression(update)
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(condition_failed()),
+                    // A transaction holding the counter at this moment (another request's commit).
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_conflict_exception()) => Err(StoreError::Contention),
+                    Err(e) => Err(unavailable("UpdateItem", &e)),
+                }
+            }
         }
     }
 
     fn transact_item(&self, op: WriteOp) -> Result<TransactWriteItem, StoreError> {
-        let expression = op_condition(&op).map(condition_expression);
-        let (text, names, values) = match &expression {
-            Some(expression) => (Some(expression.text.clone()), expression.names(), expression.values()),
-            None => (None, None, None),
-        };
+        let OpExpressions { update, text, names, values } = op_expressions(&op);
         let item = match op {
             WriteOp::Put { item, .. } => TransactWriteItem::builder().put(
                 Put::builder()
@@ -396,6 +446,17 @@ impl DynamoDbStore {
                     .set_expression_attribute_values(values)
                     .build()
                     .map_err(|e| build_error("TransactWriteItems.ConditionCheck", e))?,
+            ),
+            WriteOp::Count { key, .. } => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attrs(&key)))
+                    .set_update_expression(update)
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(|e| build_error("TransactWriteItems.Update", e))?,
             ),
         };
         Ok(item.build())

@@ -145,10 +145,22 @@ impl Store for EmbeddedStore {
         self.with_connection(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
             let mut failed = Vec::new();
+            // A counter's new count, by position, decided while its condition is checked.
+            let mut counts = Vec::new();
             for (position, op) in ops.iter().enumerate() {
                 let condition = match op {
                     WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } => condition.as_ref(),
                     WriteOp::Check { condition, .. } => Some(condition),
+                    WriteOp::Count { key, limit, .. } => {
+                        // As DynamoDB's `ADD`: the count goes on from the stored one, expired or not
+                        // (counters carry their window in the key, so expiry is only cleanup).
+                        let count = load(&transaction, key)?.map_or(0, |item| item.version);
+                        if count >= *limit {
+                            failed.push(position);
+                        }
+                        counts.push(count + 1);
+                        continue;
+                    }
                 };
                 if let Some(condition) = condition {
                     let current = load(&transaction, op.key())?;
@@ -161,6 +173,7 @@ impl Store for EmbeddedStore {
                 // Dropping the transaction rolls it back: nothing of this write happened.
                 return Err(StoreError::ConditionFailed { failed });
             }
+            let mut counts = counts.into_iter();
             for op in &ops {
                 match op {
                     WriteOp::Put { item, .. } => put(&transaction, item)?,
@@ -168,6 +181,18 @@ impl Store for EmbeddedStore {
                         transaction.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(unavailable)?;
                     }
                     WriteOp::Check { .. } => {}
+                    WriteOp::Count { key, expires_at, .. } => {
+                        let version = counts.next().ok_or_else(|| StoreError::Unavailable("a counter lost its count".into()))?;
+                        let counter = Item {
+                            key: key.clone(),
+                            version,
+                            expires_at: Some(*expires_at),
+                            indexes: [None, None, None],
+                            attrs: std::collections::BTreeMap::new(),
+                            body: String::new(),
+                        };
+                        put(&transaction, &counter)?;
+                    }
                 }
             }
             transaction.commit().map_err(unavailable)

@@ -9,6 +9,7 @@ pub mod money;
 pub mod onchain;
 pub mod org;
 pub mod payout;
+pub mod rate_limit;
 pub mod reconciliation;
 pub mod sealed;
 pub mod settlement;

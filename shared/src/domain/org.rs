@@ -2,6 +2,7 @@
 
 use super::chain::Environment;
 use super::ids::{ApiKeyId, OrgId};
+use super::rate_limit::RateLimits;
 use super::time::{self, Timestamp};
 use super::wallet::SenderPolicy;
 use rust_decimal::Decimal;
@@ -80,18 +81,34 @@ pub struct Organization {
     /// (`registered` in live, `any` in sandbox).
     #[serde(default)]
     pub sender_policies: BTreeMap<Environment, SenderPolicy>,
+    /// Request rate limits set per environment; an environment not listed has the defaults.
+    #[serde(default)]
+    pub rate_limits: BTreeMap<Environment, RateLimits>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
 }
 
 impl Organization {
     pub fn new(name: String, plan: Plan, now: Timestamp) -> Organization {
-        Organization { id: OrgId::generate(), name, plan, amount_tolerance: Decimal::ZERO, sender_policies: BTreeMap::new(), created_at: now }
+        Organization {
+            id: OrgId::generate(),
+            name,
+            plan,
+            amount_tolerance: Decimal::ZERO,
+            sender_policies: BTreeMap::new(),
+            rate_limits: BTreeMap::new(),
+            created_at: now,
+        }
     }
 
     /// Which transfers may settle this organization's payouts in `environment`.
     pub fn sender_policy(&self, environment: Environment) -> SenderPolicy {
         self.sender_policies.get(&environment).copied().unwrap_or(SenderPolicy::default_for(environment))
+    }
+
+    /// This organization's request rate limits in `environment`.
+    pub fn rate_limits(&self, environment: Environment) -> RateLimits {
+        self.rate_limits.get(&environment).copied().unwrap_or(RateLimits::default_for(environment))
     }
 }
 
@@ -141,14 +158,19 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
-/// An API key as stored: only the hash of the secret. The organization's plan is copied here so
-/// authenticating a request costs one read; `payouts-admin set-plan` rewrites every key with the org.
+/// An API key as stored: only the hash of the secret. The organization's plan and rate limits
+/// are copied here so authenticating a request costs one read; `payouts-admin set-plan` and
+/// `set-rate-limits` rewrite the keys with the org.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub org_id: OrgId,
     pub environment: Environment,
     pub plan: Plan,
+    /// The limits an operator set for the org in this key's environment; absent means the
+    /// defaults of the running code.
+    #[serde(default)]
+    pub rate_limits: Option<RateLimits>,
     pub secret_hash: String,
     pub hint: String,
     #[serde(with = "time::rfc3339")]
@@ -166,12 +188,18 @@ impl ApiKey {
             org_id: org.id.clone(),
             environment,
             plan: org.plan,
+            rate_limits: org.rate_limits.get(&environment).copied(),
             secret_hash: secret.hash(),
             hint: secret.hint(),
             created_at: now,
             revoked_at: None,
         };
         (key, secret)
+    }
+
+    /// The limits requests made with this key are counted against.
+    pub fn rate_limits(&self) -> RateLimits {
+        self.rate_limits.unwrap_or(RateLimits::default_for(self.environment))
     }
 }
 

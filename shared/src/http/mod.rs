@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod routes;
 
 use crate::error::ApiError;
+use crate::service::rate_limit::Meter;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use std::time::Instant;
@@ -78,6 +79,33 @@ impl ApiResponse {
     }
 }
 
+/// Runs a route's handler under its organization's rate limit (when the route is metered) and
+/// says where the caller stands in the rate-limit headers of every tenant's response.
+async fn serve_metered(app: &crate::service::App, matched: &routes::RouteMatch, request: &ApiRequest) -> ApiResponse {
+    let Some((class, charge)) = matched.route.rate_class() else {
+        return routes::handle(app, matched, request).await.unwrap_or_else(|error| ApiResponse::error(&error));
+    };
+    let meter = std::sync::Arc::new(Meter::new(class, charge));
+    let result = routes::handle(&app.metered(meter.clone()), matched, request).await;
+    meter.finish(app.store.as_ref()).await;
+    let now_unix = app.now().timestamp();
+    let mut response = match result {
+        // Refused at authentication, or by the counter in the commit: either way nothing was done.
+        _ if meter.limited() => ApiResponse::error(&ApiError::rate_limited(meter.status().map_or(1, |status| status.retry_after(now_unix)))),
+        Ok(response) => response,
+        Err(error) => ApiResponse::error(&error),
+    };
+    if let Some(status) = meter.status() {
+        response.headers.push(("x-ratelimit-limit", status.limit.to_string()));
+        response.headers.push(("x-ratelimit-remaining", status.remaining().to_string()));
+        response.headers.push(("x-ratelimit-reset", status.resets_at.to_string()));
+        if status.exceeded {
+            response.headers.push(("retry-after", status.retry_after(now_unix).to_string()));
+        }
+    }
+    response
+}
+
 /// A fresh request id when the platform gave none.
 pub fn new_request_id() -> String {
     use rand::RngCore;
@@ -107,10 +135,7 @@ async fn serve_in_span(app: &crate::service::App, request: ApiRequest, only: Opt
         // in this form (a trailing slash, say): it is not found, whatever it resembles.
         Ok(_) if only == Some(routes::Route::Fallback) => ApiResponse::error(&ApiError::route_not_found(request.method.as_str(), &request.path)),
         Ok(matched) if only.is_some_and(|only| only != matched.route) => ApiResponse::error(&ApiError::route_not_found(request.method.as_str(), &request.path)),
-        Ok(matched) => match routes::handle(app, &matched, &request).await {
-            Ok(response) => response,
-            Err(error) => ApiResponse::error(&error),
-        },
+        Ok(matched) => serve_metered(app, &matched, &request).await,
         Err(error) => ApiResponse::error(&error),
     };
     let mut response = response;

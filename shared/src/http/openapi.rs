@@ -280,12 +280,42 @@ impl Modify for SharedErrors {
                     add("415", "`invalid_request` / `unsupported_media_type`: the body is not `application/json`");
                 }
                 add("500", "`internal_error` / `internal_server_error`: an unexpected error; the request id identifies it");
-                // API Gateway's stage throttling answers these itself, with its own body.
-                responses.entry("429".to_owned()).or_insert_with(|| {
-                    RefOr::T(ResponseBuilder::new().description("Too many requests: API Gateway's throttling answers, with its own body (`{\"message\":\"Too Many Requests\"}`); retry after a pause").build())
-                });
+                if public {
+                    // API Gateway's stage throttling is the only limit here, and answers itself.
+                    responses.entry("429".to_owned()).or_insert_with(|| {
+                        RefOr::T(ResponseBuilder::new().description("Too many requests: API Gateway's stage throttling answers, with its own body (`{\"message\":\"Too Many Requests\"}`); retry after a pause").build())
+                    });
+                    continue;
+                }
+                add(
+                    "429",
+                    "`rate_limited` / `too_many_requests`: the organization's reads or writes for this minute are used up in this environment; \
+                     wait `Retry-After` seconds. (API Gateway's stage-wide throttle, in front of every organization, answers \
+                     `{\"message\":\"Too Many Requests\"}` instead.)",
+                );
+                for (status, response) in responses.iter_mut() {
+                    if let (true, RefOr::T(response)) = (status.starts_with('2') || status == "429", response) {
+                        add_rate_limit_headers(response, status == "429");
+                    }
+                }
             }
         }
+    }
+}
+
+/// The headers with which a tenant's request learns where it stands (`Retry-After` on a 429).
+fn add_rate_limit_headers(response: &mut utoipa::openapi::Response, refused: bool) {
+    let integer = || utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Integer).minimum(Some(0)).build();
+    let mut headers = vec![
+        ("X-RateLimit-Limit", "Requests of this kind (reads or writes) the organization may make per minute in this environment"),
+        ("X-RateLimit-Remaining", "Requests of this kind left in the current minute"),
+        ("X-RateLimit-Reset", "Unix time (seconds) at which the current minute's window ends and the count starts again"),
+    ];
+    if refused {
+        headers.push(("Retry-After", "Seconds to wait before retrying: until the window resets"));
+    }
+    for (name, description) in headers {
+        response.headers.insert(name.to_owned(), utoipa::openapi::header::HeaderBuilder::new().schema(integer()).description(Some(description)).build());
     }
 }
 
@@ -468,8 +498,16 @@ mod tests {
                 }
                 for status in expected {
                     assert!(responses[status].is_object(), "{method} {path} does not document {status}");
-                    if status != "429" {
+                    if status != "429" || !public {
                         assert!(responses[status]["content"]["application/json"]["schema"]["$ref"].as_str().is_some_and(|r| r.ends_with("/ErrorBody")));
+                    }
+                }
+                if !public {
+                    assert!(responses["429"]["headers"]["Retry-After"].is_object(), "{method} {path}: the 429 says when to retry");
+                    for (status, response) in responses.as_object().into_iter().flatten().filter(|(status, _)| status.starts_with('2') || *status == "429") {
+                        for header in ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"] {
+                            assert_eq!(response["headers"][header]["schema"]["type"], "integer", "{method} {path} {status} documents {header}");
+                        }
                     }
                 }
             }

@@ -3,9 +3,11 @@
 
 use super::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::domain::org::ApiKeySecret;
+use crate::domain::rate_limit::LimitClass;
 use crate::error::ApiError;
 use crate::service::auth::presented_key;
 use crate::service::payouts;
+use crate::service::rate_limit::Charge;
 use crate::service::reply::Reply;
 use crate::service::{App, reconciliation, wallets, webhooks};
 use http::{Method, StatusCode};
@@ -147,6 +149,40 @@ impl Route {
             | Route::OpenApi
             | Route::Dashboard
             | Route::Fallback => false,
+        }
+    }
+
+    /// Which rate limit a request to the route counts against, and when: GETs are reads,
+    /// counted before they run; mutations are writes, counted in their commit. Sending a test
+    /// webhook or re-sending a delivery is counted first, as the request goes out at once.
+    /// `None`: the route is not metered (it has no tenant).
+    pub fn rate_class(self) -> Option<(LimitClass, Charge)> {
+        match self {
+            Route::Health | Route::OpenApi | Route::Dashboard | Route::Fallback => None,
+            Route::TestWebhook | Route::RetryDelivery => Some((LimitClass::Writes, Charge::Upfront)),
+            Route::CreatePayout
+            | Route::CreateWallet
+            | Route::DeleteWallet
+            | Route::VerifyWallet
+            | Route::UpdatePayout
+            | Route::ExecutePayout
+            | Route::CreateWebhook
+            | Route::UpdateWebhook
+            | Route::DeleteWebhook
+            | Route::RotateWebhookSecret => Some((LimitClass::Writes, Charge::InCommit)),
+            Route::ListPayouts
+            | Route::ListSettlements
+            | Route::GetReconciliation
+            | Route::ListReconciliationItems
+            | Route::ListWallets
+            | Route::GetWallet
+            | Route::GetPayout
+            | Route::ListWebhooks
+            | Route::GetWebhook
+            | Route::ListDeliveries
+            | Route::ListEvents
+            | Route::GetEvent
+            | Route::GetAccount => Some((LimitClass::Reads, Charge::Upfront)),
         }
     }
 

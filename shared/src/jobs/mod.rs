@@ -48,7 +48,8 @@ impl From<StoreError> for JobError {
         tracing::error!(error = %error, "store error");
         let (retry, cause, message) = match error {
             StoreError::ConditionFailed { .. } | StoreError::Contention => (Retry::Retryable, "StoreContention", "a concurrent write won; nothing was lost"),
-            StoreError::Unavailable(_) => (Retry::Retryable, "StoreUnavailable", "the table could not be read or written"),
+            // Jobs are never metered; should one ever be, waiting for the next window is right.
+            StoreError::Unavailable(_) | StoreError::LimitReached => (Retry::Retryable, "StoreUnavailable", "the table could not be read or written"),
             StoreError::Corrupt(_) => (Retry::Permanent, "CorruptRecord", "a record in the table does not decode"),
         };
         JobError { retry, cause, message: message.to_owned() }

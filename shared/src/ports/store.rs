@@ -4,7 +4,8 @@
 //! Items live under a (pk, sk) key, carry a version (optimistic concurrency), an optional
 //! expiry (treated as absent once passed, like DynamoDB TTL which deletes late), up to three
 //! index keys (sparse global secondary indexes), a few string attributes that queries may filter
-//! on, and a JSON body. The domain's records and key design are in `service::records`.
+//! on, and a JSON body; or, for rate limits, a counter (`WriteOp::Count`). The domain's records
+//! and key design are in `service::records`.
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -109,13 +110,21 @@ pub enum WriteOp {
         key: ItemKey,
         condition: Condition,
     },
+    /// Adds one to a counter item (created at 1; its [`Item::version`] is the count, its body
+    /// empty) and sets its expiry. Its condition is that the count is below `limit`: at the limit
+    /// the whole write fails with [`StoreError::ConditionFailed`] at this op's position.
+    Count {
+        key: ItemKey,
+        limit: u64,
+        expires_at: i64,
+    },
 }
 
 impl WriteOp {
     pub fn key(&self) -> &ItemKey {
         match self {
             WriteOp::Put { item, .. } => &item.key,
-            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => key,
+            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Count { key, .. } => key,
         }
     }
 }
@@ -209,6 +218,10 @@ pub enum StoreError {
     /// Data in the store does not decode: a bug or a manual edit.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The request's rate-limit counter, added to this write by the metering store, was at its
+    /// limit: nothing was written, and the caller is answered 429 (never a retry).
+    #[error("the organization's request rate limit is reached; nothing was written")]
+    LimitReached,
 }
 
 impl StoreError {

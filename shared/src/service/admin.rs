@@ -6,6 +6,7 @@ use super::records::{self, api_key_item, decode, org_item, org_key};
 use crate::domain::chain::Environment;
 use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::{ApiKey, ApiKeySecret, Organization, Plan};
+use crate::domain::rate_limit::RateLimits;
 use crate::domain::wallet::SenderPolicy;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
 use rust_decimal::Decimal;
@@ -112,6 +113,22 @@ pub async fn set_sender_policy(app: &App, org_id: &OrgId, environment: Environme
     let (mut org, version) = load_org(app, org_id).await?;
     org.sender_policies.insert(environment, policy);
     app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    Ok(org)
+}
+
+/// Sets an organization's request rate limits in one environment. The limits are copied onto
+/// that environment's keys in the same write (a request reads only its key), so they hold from
+/// the next request on every instance.
+pub async fn set_rate_limits(app: &App, org_id: &OrgId, environment: Environment, limits: RateLimits) -> Result<Organization, AdminError> {
+    let (mut org, version) = load_org(app, org_id).await?;
+    let keys = list_keys(app, org_id).await?;
+    org.rate_limits.insert(environment, limits);
+    let mut ops = vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }];
+    for (mut key, key_version) in keys.into_iter().filter(|(key, _)| key.environment == environment) {
+        key.rate_limits = Some(limits);
+        ops.push(WriteOp::Put { item: api_key_item(&key, key_version + 1)?, condition: Some(Condition::Version(key_version)) });
+    }
+    app.store.write(ops).await?;
     Ok(org)
 }
 

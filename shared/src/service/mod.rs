@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod input;
 pub mod pagination;
 pub mod payouts;
+pub mod rate_limit;
 pub mod reconciliation;
 pub mod records;
 pub mod reply;
@@ -44,6 +45,11 @@ pub struct App {
     pub vault: Arc<secrets::SecretVault>,
     /// Seals and opens list cursors (list routes only).
     pub cursors: Arc<pagination::Cursors>,
+    /// Which tenant each API key seen by this instance belongs to (rate-limit counters).
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// The meter of the request being served, on a request's own copy of the app
+    /// ([`App::metered`]); `None` for work that is not counted (jobs, the CLI, unmetered routes).
+    pub meter: Option<Arc<rate_limit::Meter>>,
 }
 
 impl App {
@@ -64,7 +70,20 @@ impl App {
             contract_wallets,
             vault: Arc::new(secrets::SecretVault::new(keys)),
             cursors: Arc::new(pagination::Cursors::new(stack_secrets)),
+            rate_limiter: Arc::new(rate_limit::RateLimiter::new()),
+            meter: None,
         }
+    }
+
+    /// This app for one request counted by `meter`: a mutation's store carries the count in its
+    /// first write.
+    pub fn metered(&self, meter: Arc<rate_limit::Meter>) -> App {
+        let mut app = self.clone();
+        if meter.charges_in_commit() {
+            app.store = Arc::new(rate_limit::MeteredStore::new(self.store.clone(), meter.clone()));
+        }
+        app.meter = Some(meter);
+        app
     }
 
     pub fn now(&self) -> crate::domain::time::Timestamp {

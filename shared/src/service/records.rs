@@ -15,6 +15,7 @@
 //! | reconciliation report | `RECON#{org}#{env}` | `REPORT` | — | — | — |
 //! | reconciliation event marker | `RECONEVT#{stl}#{category}` | `RECONEVT` | — | — | — |
 //! | idempotency record | `IDEM#{org}#{env}#{sha256(key)}` | `IDEM` | — | — | — (expires after 24 h) |
+//! | rate-limit counter | `RATE#{org}#{env}` | `{reads\|writes}#{window start}` | — | — | — (expires a minute after its window) |
 //!
 //! Filter attributes: payouts carry `due` (due date) and `open` while they await their
 //! settlement; settlements carry `chain`, and `linked` or `unlinked` (backing an intent or not).
@@ -48,6 +49,12 @@ pub const ATTR_UNLINKED: &str = "unlinked";
 
 pub fn org_key(org: &OrgId) -> ItemKey {
     ItemKey::new(format!("ORG#{org}"), "ORG")
+}
+
+/// The counter of one tenant's reads or writes in the window starting at `window_start` (unix
+/// seconds). Its version is the count (see `WriteOp::Count`).
+pub fn rate_counter_key(org: &OrgId, environment: Environment, class: crate::domain::rate_limit::LimitClass, window_start: i64) -> ItemKey {
+    ItemKey::new(format!("RATE#{org}#{environment}"), format!("{}#{window_start}", class.as_str()))
 }
 
 pub fn api_key_key(secret_hash: &str) -> ItemKey {
