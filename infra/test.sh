@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: the AWS emulator (moto, in .venv-moto), the
 # template checks (cfn-lint + sam validate, in .venv-sam), an OpenAPI validator (.venv-openapi),
-# the API fuzzer (schemathesis, in .venv-fuzz),
+# the API fuzzer (schemathesis, in .venv-fuzz), billing.io's Python SDK (in .venv-billingio),
 # anvil/cast and TronWeb (npm, in infra/devnet), Debian's chromium (apt) with playwright-core and
 # axe-core (npm, in tests/browser) for the dashboard's browser test,
 # then every Rust test of the workspace. Everything listens on 127.0.0.1 and is stopped at exit.
@@ -57,6 +57,13 @@ if [[ ! -x .venv-fuzz/bin/st ]] || ! .venv-fuzz/bin/st --version 2>/dev/null | g
   .venv-fuzz/bin/pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5' >&2
 fi
 export PAYOUTS_TEST_SCHEMATHESIS="$PWD/.venv-fuzz/bin/st"
+
+step "billing.io's Python SDK (its webhook verification against our signatures)"
+if [[ ! -x .venv-billingio/bin/python ]] || ! .venv-billingio/bin/python -c 'import importlib.metadata as m, billingio; assert m.version("billingio") == "2.0.0"' 2>/dev/null; then
+  python3 -m venv .venv-billingio
+  .venv-billingio/bin/pip install --quiet --disable-pip-version-check 'billingio==2.0.0' >&2
+fi
+export PAYOUTS_TEST_BILLINGIO_PYTHON="$PWD/.venv-billingio/bin/python"
 
 step "cargo fmt --check"
 cargo fmt --all --check
