@@ -213,3 +213,54 @@ async fn admin_works_on_dynamodb() {
     let (ok, shown, err) = admin(&["show-org", "--org", &org]);
     assert!(ok && shown.contains("live: any") && shown.contains("plan            scale"), "{shown}{err}");
 }
+
+/// billing.io's Python SDK (PyPI `billingio`, installed by the test command), unchanged, against
+/// `payouts-local`: its webhook-endpoint calls (create, list, get, delete) and its error class for
+/// 401, 404 and 400. Its payout calls follow a shape the guide contradicts (`amount_usd`,
+/// `destination_address`, execute without a tx hash), so they are not part of the contract.
+#[tokio::test]
+async fn billingio_python_sdk_manages_webhook_endpoints() {
+    let python =
+        std::env::var("PAYOUTS_TEST_BILLINGIO_PYTHON").expect("PAYOUTS_TEST_BILLINGIO_PYTHON is not set: run infra/test.sh, which installs billing.io's SDK");
+    let dir = tempfile::tempdir().unwrap();
+    let runner = start_runner(dir.path());
+    let sandbox = key_from(&runner.printed, "sandbox key").expect("a sandbox key is printed on a fresh data dir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/billingio/client_calls.py");
+    let receiver_url = "http://127.0.0.1:9/sdk-hooks";
+    let output = Command::new(python).arg(script).arg(format!("http://127.0.0.1:{}/v1", runner.port)).arg(&sandbox).arg(receiver_url).output().unwrap();
+    assert!(output.status.success(), "the SDK script failed: {}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let created = &report["created"];
+    let webhook_id = created["webhook_id"].as_str().unwrap();
+    assert!(webhook_id.starts_with("we_"), "{created}");
+    assert_eq!((created["url"].as_str(), created["status"].as_str()), (Some(receiver_url), Some("active")));
+    assert_eq!((created["events"].clone(), created["description"].clone()), (json!(["payout.settled", "payout.failed"]), json!("from the SDK")));
+    assert!(created["secret"].as_str().is_some_and(|secret| secret.starts_with("whsec_")), "the secret is shown at creation: {created}");
+    assert!(created["created_at"].as_str().is_some_and(|at| at.ends_with('Z')));
+    assert_eq!(report["listed"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report["listed"][0]["webhook_id"], json!(webhook_id));
+    assert_eq!((report["listed"][0]["secret"].clone(), report["has_more"].clone()), (Value::Null, json!(false)), "lists never show secrets");
+    assert_eq!((report["got"]["webhook_id"].as_str(), report["got"]["secret"].clone()), (Some(webhook_id), Value::Null));
+    for gone in ["after_delete", "delete_again"] {
+        let error = &report[gone];
+        assert_eq!(
+            (error["status_code"].clone(), error["type"].clone(), error["code"].clone()),
+            (json!(404), json!("not_found"), json!("webhook_not_found")),
+            "{gone}: {error}"
+        );
+    }
+    let unauthenticated = &report["unauthenticated"];
+    assert_eq!(
+        (unauthenticated["status_code"].clone(), unauthenticated["type"].clone(), unauthenticated["code"].clone()),
+        (json!(401), json!("authentication_error"), json!("api_key_invalid")),
+        "{unauthenticated}"
+    );
+    let invalid = &report["invalid"];
+    assert_eq!(
+        (invalid["status_code"].clone(), invalid["type"].clone(), invalid["param"].clone()),
+        (json!(400), json!("invalid_request"), json!("url")),
+        "{invalid}"
+    );
+    assert!(invalid["message"].as_str().is_some_and(|message| message.ends_with('.')), "{invalid}");
+}
