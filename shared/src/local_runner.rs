@@ -107,13 +107,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    // Retries: the due loop, every second.
+    // Retries and new endpoints' backfills: the due loop, every second.
     let retrier = dispatcher.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         loop {
             ticks.tick().await;
-            if let Err(error) = retrier.run_due(1_000).await {
+            if let Err(error) = retrier.sweep(1_000).await {
                 tracing::warn!(error = %error, "due deliveries could not be swept");
             }
         }

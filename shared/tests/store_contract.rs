@@ -83,7 +83,7 @@ async fn get_one(store: &dyn Store, key: &ItemKey) -> Option<Item> {
 }
 
 fn query(index: IndexName, pk: &str, limit: usize) -> IndexQuery {
-    IndexQuery { index, pk: pk.to_owned(), sk_at_most: None, after: None, filters: Vec::new(), descending: true, limit, now_unix: now() }
+    IndexQuery { index, pk: pk.to_owned(), sk_at_least: None, sk_at_most: None, after: None, filters: Vec::new(), descending: true, limit, now_unix: now() }
 }
 
 fn position_of(item: &Item, index: IndexName) -> IndexPosition {
@@ -339,6 +339,22 @@ async fn sk_at_most(store: Arc<dyn Store>) {
     assert!(store.query(&none_due).await.expect("query").is_empty());
 }
 
+async fn sk_ranges(store: Arc<dyn Store>) {
+    let items: Vec<Item> = (1..=10).map(|n| with_index(item("LOG", &format!("e{n:02}")), IndexName::Gsi1, "EVENTS", &format!("{n:04}#e{n:02}"))).collect();
+    put_all(&*store, items).await;
+    let since = |low: &str, high: Option<&str>, descending: bool, limit: usize| IndexQuery {
+        sk_at_least: Some(low.into()),
+        sk_at_most: high.map(str::to_owned),
+        descending,
+        ..query(IndexName::Gsi1, "EVENTS", limit)
+    };
+    assert_eq!(sks(&store.query(&since("0008", None, false, 10)).await.expect("query")), ["e08", "e09", "e10"]);
+    assert_eq!(sks(&store.query(&since("0003#e03", Some("0005#~"), true, 10)).await.expect("query")), ["e05", "e04", "e03"]);
+    assert_eq!(all_pages(&*store, since("0002", Some("0006"), false, 3)).await, [vec!["e02", "e03", "e04"], vec!["e05"]]);
+    assert_eq!(all_pages(&*store, since("0002", Some("0006"), true, 3)).await, [vec!["e05", "e04", "e03"], vec!["e02"]]);
+    assert!(store.query(&since("0006", Some("0005"), false, 10)).await.expect("query").is_empty(), "an empty range");
+}
+
 async fn attribute_range_filters(store: Arc<dyn Store>) {
     // 60 items; 6 of kind "a" (n % 10 == 3), the rest "b" or without the attribute at all.
     let mut items = Vec::new();
@@ -554,6 +570,7 @@ contract!(
     query_orders_by_index_sort_key,
     pagination_with_after,
     sk_at_most,
+    sk_ranges,
     attribute_range_filters,
     expired_items_are_skipped,
     sparse_indexes,

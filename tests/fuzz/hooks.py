@@ -4,19 +4,20 @@ Each hook keeps generated requests inside what the API documents in words, never
 - an address's form and checksum depend on the body's `chain` (EIP-55 on arbitrum/base,
   base58check on tron), and a chain supports only some tokens;
 - an amount has at most 6 decimals, which a float generated as a multiple of 0.000001 may lose;
-- reconciliation windows need `to` no earlier than `from`;
+- reconciliation windows need `to` no earlier than `from`, and a webhook's `backfill_since` lies
+  within the last 7 days;
 - the endpoints it registers receive real deliveries, so their URLs are kept on loopback;
 - a list cursor is opaque and only the server can issue one, and a wallet proof is a signature
   only the wallet's key can make: a generated one is rightly a 400 (`invalid_cursor`,
   `invalid_signature`), and those answers, only they, are not counted as "schema-valid data
-  rejected".
+  rejected" (nor is a `backfill_since` the coverage phase picks outside the 7 days).
 Only positive cases are adjusted (`map_case` and `filter_case` apply in every phase); negative
 ones keep what makes them invalid.
 """
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import schemathesis
 
@@ -95,6 +96,8 @@ def map_case(context, case):
     method = case.method.upper()
     if (method, case.path) in WEBHOOK_URL_OPERATIONS and isinstance(case.body.get("url"), str):
         case.body["url"] = f"{LOOPBACK_RECEIVER}/{_idempotency_keys}"
+    if (method, case.path) == ("POST", "/v1/webhooks") and isinstance(case.body.get("backfill_since"), str):
+        case.body["backfill_since"] = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     if method != "POST":
         return case
     if case.path == "/v1/payouts":
@@ -121,8 +124,10 @@ def filter_case(context, case):
 
 
 # Refusals of values only a secret holder can make: a cursor the server sealed, a signature by the
-# wallet's key. A generated one matches the documented pattern and is still rightly refused.
-SECRET_BOUND_CODES = {("invalid_cursor", "cursor"), ("invalid_signature", "signature")}
+# wallet's key. A generated one matches the documented pattern and is still rightly refused. And a
+# `backfill_since` outside the last 7 days: the schema cannot state a window relative to the
+# present, and the coverage phase sends its own date-times (map_case moves the other phases').
+SECRET_BOUND_CODES = {("invalid_cursor", "cursor"), ("invalid_signature", "signature"), ("invalid_field", "backfill_since")}
 
 
 @schemathesis.hook

@@ -9,6 +9,7 @@ use payouts::adapters::webhook_sender::{HttpWebhookSender, WebhookSenderOptions}
 use payouts::domain::event::Event;
 use payouts::domain::org::Plan;
 use payouts::domain::webhook::RetrySchedule;
+use payouts::ports::Clock;
 use payouts::service::dispatcher::Dispatcher;
 use payouts_tests::receiver::{Answer, Receiver};
 use payouts_tests::{Harness, guide_body};
@@ -560,4 +561,63 @@ async fn a_test_event_is_sent_signed_now_and_answers_with_the_attempt() {
     assert_eq!((failing.status, failing.json["succeeded"].clone(), failing.json["attempt"]["status_code"].clone()), (200, json!(false), json!(503)));
     let other = h.tenant(Plan::Enterprise).await;
     assert_eq!(h.call(Method::POST, &path, Some(&other.sandbox), None).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_new_endpoint_gets_past_events_since_backfill_since_on_both_stores() {
+    for h in [Harness::embedded().await, Harness::dynamodb().await] {
+        let key = h.tenant.sandbox.clone();
+        // Two hours ago, then back to the present (receivers check the signature's timestamp).
+        h.clock.advance(chrono::Duration::hours(-2));
+        let too_old = h.create(&key, &guide_body()).await.id();
+        h.clock.advance(chrono::Duration::hours(2));
+        let since = h.clock.now() - chrono::Duration::seconds(1);
+        let first = h.create(&key, &guide_body()).await.id();
+        assert_eq!(h.patch(&key, &first, &json!({"status": "approved"})).await.status, 200, "an event of a type not subscribed to");
+        let second = h.create(&key, &guide_body()).await.id();
+
+        let receiver = Receiver::start().await;
+        let body = json!({"url": receiver.url, "events": ["payout.created"], "backfill_since": payouts::domain::time::to_rfc3339(&since)});
+        let created = h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body.to_string())).await;
+        assert_eq!(created.status, 201, "{}", created.json);
+        let backfill = &created.json["backfill"];
+        assert_eq!((backfill["events_replayed"].clone(), backfill["completed_at"].clone()), (json!(0), Value::Null), "{backfill}");
+        assert_eq!(backfill["since"], json!(payouts::domain::time::to_rfc3339(&since)));
+        let later = h.create(&key, &guide_body()).await.id();
+
+        let d = dispatcher(&h, "0,5s", Duration::from_secs(5));
+        let report = d.sweep(100).await.unwrap();
+        assert_eq!((report.deliveries_created, report.succeeded), (2, 2), "{report:?}");
+        let got = receiver.received();
+        let sent: Vec<(String, String)> =
+            got.iter().map(|r| (r.json()["type"].as_str().unwrap().to_owned(), r.json()["data"]["id"].as_str().unwrap().to_owned())).collect();
+        assert_eq!(sent, [("payout.created".to_owned(), first.clone()), ("payout.created".to_owned(), second.clone())], "oldest first, only in range");
+        for request in &got {
+            request.assert_signed_with(created.json["secret"].as_str().unwrap());
+        }
+        assert!(!sent.iter().any(|(_, id)| id == &too_old || id == &later), "nothing before backfill_since, nothing after the endpoint's creation");
+
+        let path = format!("/v1/webhooks/{}", created.json["webhook_id"].as_str().unwrap());
+        let shown = h.call(Method::GET, &path, Some(&key), None).await;
+        assert_eq!(shown.json["backfill"]["events_replayed"], 2, "{}", shown.json);
+        assert!(shown.json["backfill"]["completed_at"].is_string(), "{}", shown.json);
+        // Done: the next sweep replays nothing, and a republished past event is not sent twice.
+        assert_eq!(d.sweep(100).await.unwrap().deliveries_created, 0);
+        let republished =
+            h.events_of(payouts::domain::chain::Environment::Sandbox, &first).await.into_iter().find(|e| e.event_type.as_str() == "payout.created").unwrap();
+        assert_eq!(d.dispatch_event(&republished).await.unwrap().deliveries_created, 0);
+        assert_eq!(receiver.received().len(), 2);
+
+        let now = h.clock.now();
+        for (since, why) in [
+            (payouts::domain::time::to_rfc3339(&(now + chrono::Duration::minutes(5))), "must not be in the future"),
+            (payouts::domain::time::to_rfc3339(&(now - chrono::Duration::days(8))), "at most 7 days"),
+            ("last week".to_owned(), "RFC 3339"),
+        ] {
+            let body = json!({"url": receiver.url, "events": ["payout.created"], "backfill_since": since});
+            let refused = h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body.to_string())).await;
+            assert_eq!((refused.status, refused.json["error"]["param"].clone()), (400, json!("backfill_since")), "{since}: {}", refused.json);
+            assert!(refused.json["error"]["message"].as_str().unwrap().contains(why), "{}", refused.json);
+        }
+    }
 }

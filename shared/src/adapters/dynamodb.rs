@@ -519,10 +519,29 @@ impl DynamoDbStore {
         names.insert("#ipk".to_owned(), pk_name.to_owned());
         values.insert(":ipk".to_owned(), AttributeValue::S(query.pk.clone()));
         let mut key_condition = "#ipk = :ipk".to_owned();
-        if let Some(at_most) = &query.sk_at_most {
+        // One condition on the sort key, as DynamoDB allows: a range, or either bound.
+        let bound = |values: &mut Attrs, name: &str, value: &String| {
+            values.insert(name.to_owned(), AttributeValue::S(value.clone()));
+        };
+        let sk_condition = match (&query.sk_at_least, &query.sk_at_most) {
+            (Some(low), Some(high)) => {
+                bound(&mut values, ":isklo", low);
+                bound(&mut values, ":iskhi", high);
+                Some(" AND #isk BETWEEN :isklo AND :iskhi")
+            }
+            (Some(low), None) => {
+                bound(&mut values, ":isklo", low);
+                Some(" AND #isk >= :isklo")
+            }
+            (None, Some(high)) => {
+                bound(&mut values, ":iskhi", high);
+                Some(" AND #isk <= :iskhi")
+            }
+            (None, None) => None,
+        };
+        if let Some(sk_condition) = sk_condition {
             names.insert("#isk".to_owned(), sk_name.to_owned());
-            values.insert(":isk".to_owned(), AttributeValue::S(at_most.clone()));
-            key_condition.push_str(" AND #isk <= :isk");
+            key_condition.push_str(sk_condition);
         }
         let output = self
             .client

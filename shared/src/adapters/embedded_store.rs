@@ -210,6 +210,10 @@ impl Store for EmbeddedStore {
             let (compare, order) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
             let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {index}pk = ?1");
             let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(query.pk.clone())];
+            if let Some(at_least) = &query.sk_at_least {
+                args.push(Box::new(at_least.clone()));
+                sql.push_str(&format!(" AND {index}sk >= ?{}", args.len()));
+            }
             if let Some(at_most) = &query.sk_at_most {
                 args.push(Box::new(at_most.clone()));
                 sql.push_str(&format!(" AND {index}sk <= ?{}", args.len()));

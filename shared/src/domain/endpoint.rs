@@ -31,8 +31,79 @@ pub struct WebhookEndpoint {
     /// The secret the last rotation replaced, still signing beside `secret` until its time.
     #[serde(default)]
     pub retiring_secret: Option<RetiringSecret>,
+    /// Past events asked for at creation (`backfill_since`), replayed by the due sweep.
+    #[serde(default)]
+    pub backfill: Option<Backfill>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
+}
+
+/// How far back a new endpoint may ask for past events, and how many it gets at most.
+pub const BACKFILL_MAX_DAYS: i64 = 7;
+pub const BACKFILL_MAX_EVENTS: u32 = 10_000;
+
+/// Replaying the events of `[since, until]` (until: the endpoint's creation; later events reach
+/// it as they happen) to a new endpoint, page by page, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Backfill {
+    #[serde(with = "time::rfc3339")]
+    pub since: Timestamp,
+    #[serde(with = "time::rfc3339")]
+    pub until: Timestamp,
+    /// The index sort key of the last event looked at: where the next page starts.
+    #[serde(default)]
+    pub resume_after: Option<String>,
+    /// Events of the endpoint's types given a delivery so far.
+    pub replayed: u32,
+    #[serde(default, with = "time::rfc3339::option")]
+    pub completed_at: Option<Timestamp>,
+}
+
+impl Backfill {
+    /// A backfill from `since` for an endpoint created `now`, or why it cannot be.
+    pub fn starting(since: Timestamp, now: Timestamp) -> Result<Backfill, String> {
+        if since > now {
+            return Err("backfill_since must not be in the future".to_owned());
+        }
+        if since < now - chrono::Duration::days(BACKFILL_MAX_DAYS) {
+            return Err(format!("backfill_since may go back at most {BACKFILL_MAX_DAYS} days"));
+        }
+        Ok(Backfill { since, until: now, resume_after: None, replayed: 0, completed_at: None })
+    }
+
+    pub fn pending(&self) -> bool {
+        self.completed_at.is_none()
+    }
+
+    /// Whether another matching event may still be replayed.
+    pub fn has_room(&self) -> bool {
+        self.replayed < BACKFILL_MAX_EVENTS
+    }
+
+    pub fn view(&self) -> BackfillView {
+        BackfillView {
+            since: time::to_rfc3339(&self.since),
+            until: time::to_rfc3339(&self.until),
+            events_replayed: self.replayed,
+            completed_at: self.completed_at.as_ref().map(time::to_rfc3339),
+        }
+    }
+}
+
+/// A backfill as the API shows it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BackfillView {
+    #[schema(format = DateTime)]
+    pub since: String,
+    /// The endpoint's creation: later events reach it as they happen.
+    #[schema(format = DateTime)]
+    pub until: String,
+    /// Past events of the endpoint's types given a delivery so far (at most 10,000).
+    pub events_replayed: u32,
+    /// When every past event was replayed; `null` while the backfill goes on (each minute's
+    /// due sweep replays more).
+    #[schema(nullable, format = DateTime)]
+    pub completed_at: Option<String>,
 }
 
 /// A rotated-out secret and the end of its overlap with the new one.
@@ -66,6 +137,7 @@ impl WebhookEndpoint {
             disabled_reason: self.disabled_reason.clone().filter(|_| self.status == EndpointStatus::Disabled),
             previous_secret_expires_at: self.retiring_secret_at(now).map(|retiring| time::to_rfc3339(&time::whole_seconds(retiring.until))),
             environment: self.environment,
+            backfill: self.backfill.as_ref().map(Backfill::view),
             created_at: time::to_rfc3339(&time::whole_seconds(self.created_at)),
         }
     }
@@ -90,6 +162,9 @@ pub struct EndpointView {
     #[schema(nullable, format = DateTime)]
     pub previous_secret_expires_at: Option<String>,
     pub environment: Environment,
+    /// Present when the endpoint was created with `backfill_since`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<BackfillView>,
     #[schema(format = DateTime)]
     pub created_at: String,
 }
@@ -189,3 +264,6 @@ mod plain_secret {
         WebhookSecret::parse(&text).ok_or_else(|| serde::de::Error::custom("stored webhook secret is malformed"))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -36,9 +36,9 @@ pub async fn handle_retry_queue(dispatcher: &Dispatcher, event: SqsEvent) -> Sqs
     batch_response(failures)
 }
 
-/// The safety net: every pending delivery whose time has come.
+/// The safety net: new endpoints' backfills, then every pending delivery whose time has come.
 pub async fn handle_due_sweep(dispatcher: &Dispatcher, _event: EventBridgeEvent<serde_json::Value>) -> Result<DispatchReport, StoreError> {
-    let report = dispatcher.run_due(1_000).await?;
+    let report = dispatcher.sweep(1_000).await?;
     tracing::info!(attempts = report.attempts, succeeded = report.succeeded, failed = report.failed_for_good, "due deliveries swept");
     Ok(report)
 }

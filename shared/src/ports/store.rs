@@ -169,6 +169,8 @@ impl IndexPosition {
 pub struct IndexQuery {
     pub index: IndexName,
     pub pk: String,
+    /// Only index sort keys `>=` this (e.g. "created since").
+    pub sk_at_least: Option<String>,
     /// Only index sort keys `<=` this (e.g. "due before now").
     pub sk_at_most: Option<String>,
     /// Resume strictly after this position.
@@ -185,7 +187,7 @@ pub struct IndexQuery {
 impl IndexQuery {
     /// One partition of an index, unfiltered, from its start, 100 items per call.
     pub fn partition(index: IndexName, pk: impl Into<String>, descending: bool, now_unix: i64) -> IndexQuery {
-        IndexQuery { index, pk: pk.into(), sk_at_most: None, after: None, filters: Vec::new(), descending, limit: 100, now_unix }
+        IndexQuery { index, pk: pk.into(), sk_at_least: None, sk_at_most: None, after: None, filters: Vec::new(), descending, limit: 100, now_unix }
     }
 }
 

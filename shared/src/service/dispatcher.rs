@@ -11,7 +11,7 @@ use super::records::{self, decode};
 use crate::domain::endpoint::{Attempt, Delivery, DeliveryStatus, EndpointStatus, WebhookEndpoint};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::domain::time::Timestamp;
+use crate::domain::time::{Timestamp, sort_key};
 use crate::domain::webhook::RetrySchedule;
 use crate::metrics::{self, Metric};
 use crate::ports::keys::KeyError;
@@ -24,6 +24,10 @@ use std::sync::Arc;
 
 /// How long a claimed attempt holds its delivery (longer than the sender's timeout).
 const LEASE_SECONDS: i64 = 60;
+/// Endpoints a sweep backfills, and pages of 100 events it reads for each: a run replays at most
+/// 25 × 500 events, so the 10,000 of one endpoint take about twenty minutes of sweeps.
+const BACKFILLS_PER_RUN: usize = 25;
+const BACKFILL_PAGES_PER_RUN: usize = 5;
 /// SQS cannot delay a message longer than this.
 pub const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
 
@@ -57,6 +61,15 @@ pub struct DispatchReport {
     pub failed_for_good: usize,
 }
 
+impl DispatchReport {
+    fn absorb(&mut self, other: DispatchReport) {
+        self.deliveries_created += other.deliveries_created;
+        self.attempts += other.attempts;
+        self.succeeded += other.succeeded;
+        self.failed_for_good += other.failed_for_good;
+    }
+}
+
 impl Dispatcher {
     /// Fans one event out. Safe to call again for the same event: existing deliveries are kept.
     pub async fn dispatch_event(&self, event: &Event) -> Result<DispatchReport, StoreError> {
@@ -64,28 +77,10 @@ impl Dispatcher {
         let now = self.app.now();
         let mut created = Vec::new();
         for endpoint in self.endpoints_for(event).await? {
-            let delivery = Delivery {
-                id: DeliveryId::generate(),
-                webhook_id: endpoint.id.clone(),
-                event_id: event.id.clone(),
-                event_type: event.event_type,
-                org_id: event.org_id.clone(),
-                environment: event.environment,
-                status: DeliveryStatus::Pending,
-                attempts: Vec::new(),
-                next_attempt_at: Some(now),
-                created_at: now,
-                updated_at: now,
-            };
-            let op = WriteOp::Put { item: records::delivery_item(&delivery, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) };
-            match self.app.store.write(vec![op]).await {
-                Ok(()) => {
-                    report.deliveries_created += 1;
-                    created.push(endpoint.id);
-                }
-                // A duplicate publish of the same event: that delivery exists and runs its course.
-                Err(StoreError::ConditionFailed { .. }) => continue,
-                Err(error) => return Err(error),
+            // A duplicate publish of the same event finds its delivery there, running its course.
+            if self.create_delivery(&endpoint.id, event, now).await? {
+                report.deliveries_created += 1;
+                created.push(endpoint.id);
             }
         }
         // Every delivery exists (and is due) before the first attempt: if this run is cut short,
@@ -94,6 +89,109 @@ impl Dispatcher {
             self.run_attempt(&webhook_id, &event.id, false, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// The delivery of `event` to an endpoint, due now; `false` if it exists already (the
+    /// identity is (endpoint, event), so a republished event or a backfill never sends twice).
+    async fn create_delivery(&self, webhook_id: &WebhookId, event: &Event, now: Timestamp) -> Result<bool, StoreError> {
+        let delivery = Delivery {
+            id: DeliveryId::generate(),
+            webhook_id: webhook_id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.event_type,
+            org_id: event.org_id.clone(),
+            environment: event.environment,
+            status: DeliveryStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        };
+        let op = WriteOp::Put { item: records::delivery_item(&delivery, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) };
+        match self.app.store.write(vec![op]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The scheduled sweep: past events for new endpoints that asked for them, then every
+    /// delivery whose time has come (the backfill's among them).
+    pub async fn sweep(&self, limit: usize) -> Result<DispatchReport, StoreError> {
+        let mut report = self.run_backfills().await?;
+        report.absorb(self.run_due(limit).await?);
+        Ok(report)
+    }
+
+    /// Replays past events to endpoints created with `backfill_since`, at most
+    /// [`BACKFILL_PAGES_PER_RUN`] pages of events per endpoint per run, each replayed event a
+    /// delivery due now; progress is kept on the endpoint, so the next run goes on from there.
+    pub async fn run_backfills(&self) -> Result<DispatchReport, StoreError> {
+        let now = self.app.now();
+        let query = IndexQuery { limit: BACKFILLS_PER_RUN, ..IndexQuery::partition(IndexName::Gsi2, records::BACKFILL_PARTITION, false, now.timestamp()) };
+        let mut report = DispatchReport::default();
+        for item in self.app.store.query(&query).await? {
+            match decode::<WebhookEndpoint>(&item) {
+                Ok(endpoint) => self.backfill(endpoint, item.version, &mut report).await?,
+                // One bad record must not hold up the other endpoints' backfills.
+                Err(error) => tracing::error!(key = ?item.key, error = %error, "an endpoint record does not decode; its backfill is skipped"),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn backfill(&self, mut endpoint: WebhookEndpoint, version: u64, report: &mut DispatchReport) -> Result<(), StoreError> {
+        // A disabled endpoint's backfill waits for it to be re-enabled.
+        let Some(mut backfill) = endpoint.backfill.clone().filter(|b| b.pending() && endpoint.status == EndpointStatus::Active) else { return Ok(()) };
+        let now = self.app.now();
+        let mut query = IndexQuery {
+            sk_at_least: Some(sort_key(&backfill.since)),
+            sk_at_most: Some(records::created_at_most(&backfill.until)),
+            after: backfill.resume_after.as_deref().and_then(records::event_position),
+            ..IndexQuery::partition(IndexName::Gsi1, records::events_of(&endpoint.org_id, endpoint.environment), false, now.timestamp())
+        };
+        let mut finished = false;
+        'pages: for _ in 0..BACKFILL_PAGES_PER_RUN {
+            let page = self.app.store.query(&query).await?;
+            for item in &page {
+                backfill.resume_after = item.index(IndexName::Gsi1).map(|key| key.sk.clone());
+                let event: Event = match decode(item) {
+                    Ok(event) => event,
+                    Err(error) => {
+                        tracing::error!(key = ?item.key, error = %error, "an event record does not decode; the backfill passes it");
+                        continue;
+                    }
+                };
+                if endpoint.events.contains(&event.event_type) {
+                    if !backfill.has_room() {
+                        finished = true;
+                        break 'pages;
+                    }
+                    // Each due a moment after the last, so the sweep sends them in event order.
+                    if self.create_delivery(&endpoint.id, &event, self.app.now()).await? {
+                        report.deliveries_created += 1;
+                    }
+                    backfill.replayed += 1;
+                }
+            }
+            if page.len() < query.limit {
+                finished = true;
+                break;
+            }
+            query.after = backfill.resume_after.as_deref().and_then(records::event_position);
+        }
+        if finished {
+            backfill.completed_at = Some(now);
+        }
+        tracing::info!(webhook_id = %endpoint.id, replayed = backfill.replayed, finished, "webhook backfill");
+        endpoint.backfill = Some(backfill);
+        let progress = WriteOp::Put { item: records::endpoint_item(&endpoint, version + 1)?, condition: Some(Condition::Version(version)) };
+        match self.app.store.write(vec![progress]).await {
+            // A change to the endpoint got in first: the next run goes on from the progress kept,
+            // and the deliveries made meanwhile are found again, not doubled.
+            Ok(()) | Err(StoreError::ConditionFailed { .. } | StoreError::Contention) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// Active endpoints of the event's organization and environment subscribed to its type.

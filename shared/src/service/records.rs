@@ -418,8 +418,27 @@ pub fn endpoints_of(org: &OrgId, environment: Environment) -> String {
 
 pub fn endpoint_item(endpoint: &crate::domain::endpoint::WebhookEndpoint, version: u64) -> Result<Item, StoreError> {
     let mut item = plain(endpoint_key(&endpoint.id), version, encode(endpoint)?);
-    item.indexes[0] = index(endpoints_of(&endpoint.org_id, endpoint.environment), format!("{}#{}", sort_key(&endpoint.created_at), endpoint.id));
+    let created = format!("{}#{}", sort_key(&endpoint.created_at), endpoint.id);
+    item.indexes[0] = index(endpoints_of(&endpoint.org_id, endpoint.environment), created.clone());
+    if endpoint.backfill.as_ref().is_some_and(crate::domain::endpoint::Backfill::pending) {
+        item.indexes[1] = index(BACKFILL_PARTITION.to_owned(), created);
+    }
     Ok(item)
+}
+
+/// Endpoints whose backfill is not done yet (gsi2), for the due sweep.
+pub const BACKFILL_PARTITION: &str = "BACKFILL";
+
+/// Where a backfill resumes: just after the event at `index_sk` (`{created}#{evt}`) in its
+/// organization's event index.
+pub fn event_position(index_sk: &str) -> Option<IndexPosition> {
+    let (_, id) = index_sk.rsplit_once('#')?;
+    Some(IndexPosition { index_sk: index_sk.to_owned(), key: event_key(&EventId::parse(id)?) })
+}
+
+/// The last index sort key of events created at or before `at` (a range's inclusive end).
+pub fn created_at_most(at: &Timestamp) -> String {
+    format!("{}#~", sort_key(at))
 }
 
 pub fn delivery_key(webhook: &crate::domain::ids::WebhookId, event: &EventId) -> ItemKey {

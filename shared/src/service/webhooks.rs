@@ -8,10 +8,11 @@ use super::pagination::{ListParams, list_page};
 use super::records::{self, decode};
 use super::reply::Reply;
 use super::{App, COMMIT_ATTEMPTS};
-use crate::domain::endpoint::{Attempt, Delivery, EndpointStatus, RetiringSecret, WebhookEndpoint};
+use crate::domain::endpoint::{Attempt, Backfill, Delivery, EndpointStatus, RetiringSecret, WebhookEndpoint};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::org::{ApiKeySecret, Feature};
+use crate::domain::time::parse_rfc3339;
 use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
 use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp};
@@ -69,6 +70,12 @@ pub struct CreateWebhookRequest {
     events: Vec<EventType>,
     #[schema(nullable, max_length = 256)]
     description: Option<String>,
+    /// Also send the past events of the subscribed types created since then (RFC 3339; at most
+    /// 7 days back, at most 10,000 events), oldest first, so an endpoint set up after the first
+    /// payouts misses none. The due sweep replays them within minutes; `backfill` shows progress.
+    // No example: no fixed instant stays within the last 7 days.
+    #[schema(nullable, format = DateTime)]
+    backfill_since: Option<String>,
 }
 request_body!(CreateWebhookRequest);
 
@@ -121,6 +128,14 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     let events = parse_event_types(&body)?;
     let description = body.nullable_string("description")?.flatten();
     let now = app.now();
+    let backfill = match body.nullable_string("backfill_since")?.flatten() {
+        Some(text) => {
+            let since = parse_rfc3339(&text)
+                .ok_or_else(|| ApiError::invalid_field("backfill_since", "backfill_since must be an RFC 3339 date-time such as 2026-01-01T00:00:00Z."))?;
+            Some(Backfill::starting(since, now).map_err(|reason| ApiError::invalid_field("backfill_since", sentence(&reason)))?)
+        }
+        None => None,
+    };
     let id = WebhookId::generate();
     let secret = WebhookSecret::generate();
     let stored_secret = app.vault.seal_endpoint_secret(&id, &secret).await.map_err(ApiError::internal)?;
@@ -135,6 +150,7 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         status: EndpointStatus::Active,
         disabled_reason: None,
         retiring_secret: None,
+        backfill,
         created_at: now,
     };
     let reply = Reply::json(201, &endpoint.view(Some(&secret), now))?;

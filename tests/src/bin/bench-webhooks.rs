@@ -53,6 +53,7 @@ async fn main() {
         status: EndpointStatus::Active,
         disabled_reason: None,
         retiring_secret: None,
+        backfill: None,
         created_at: now,
     };
     app.store

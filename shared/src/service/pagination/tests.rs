@@ -22,7 +22,17 @@ fn stack(stack: u8) -> Cursors {
 }
 
 fn query(pk: &str) -> IndexQuery {
-    IndexQuery { index: IndexName::Gsi1, pk: pk.into(), sk_at_most: None, after: None, filters: vec![], descending: true, limit: 10, now_unix: 0 }
+    IndexQuery {
+        index: IndexName::Gsi1,
+        pk: pk.into(),
+        sk_at_least: None,
+        sk_at_most: None,
+        after: None,
+        filters: vec![],
+        descending: true,
+        limit: 10,
+        now_unix: 0,
+    }
 }
 
 fn position() -> IndexPosition {
