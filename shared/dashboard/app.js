@@ -273,7 +273,7 @@ function field(name, value) {
 
 async function payoutDetail(_params, id) {
   const payout = await api("GET", `/payouts/${encodeURIComponent(id)}`);
-  const [settlements, events] = await Promise.all([api("GET", `/payouts/settlements${query({ payout_intent_id: id })}`), api("GET", "/events?limit=100")]);
+  const [settlements, events] = await Promise.all([api("GET", `/payouts/settlements${query({ payout_intent_id: id })}`), api("GET", `/events${query({ payout_intent_id: id, limit: 100 })}`)]);
   const explorer = account?.explorers?.[payout.chain];
   const fields = h(
     "dl",
@@ -338,7 +338,7 @@ async function payoutDetail(_params, id) {
       }
     });
   }
-  const mine = events.data.filter((event) => event.data && event.data.id === id).reverse();
+  const mine = events.data.slice().reverse();
   const timeline = h("ol", { class: "timeline" }, mine.length ? mine.map((event) => h("li", {}, h("strong", {}, event.type), " · ", time(event.created_at), " · ", event.event_id)) : h("li", {}, "No events yet."));
   const settlementRows = settlements.data.map((settlement) =>
     h(
@@ -466,7 +466,7 @@ async function reconciliation(params) {
   itemsButton.addEventListener("click", () => download(`/payouts/reconciliation/items${query({ ...apiFilters, category, format: "csv" })}`, `reconciliation-${category}.csv`).catch((error) => showError(downloads, error)));
   settlementsButton.addEventListener("click", () => download("/payouts/settlements?format=csv", "settlements.csv").catch((error) => showError(downloads, error)));
   downloads.append(itemsButton, settlementsButton);
-  render("Reconciliation", h("p", {}, "Computed ", time(summary.computed_at), summary.filters.chain || summary.filters.from || summary.filters.to ? " for the filters below" : " by the reconciliation job"), cards, filterForm, downloads, tabs, table);
+  render("Reconciliation", h("p", { id: "reconciliation-computed" }, "Computed ", time(summary.computed_at), summary.filters.chain || summary.filters.from || summary.filters.to ? " for the filters below" : " by the reconciliation job"), cards, filterForm, downloads, tabs, table);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ fn item(pk: &str, sk: &str) -> Item {
         key: ItemKey::new(pk, sk),
         version: 1,
         expires_at: None,
-        indexes: [None, None, None],
+        indexes: [None, None, None, None],
         attrs: BTreeMap::new(),
         body: format!(r#"{{"pk":"{pk}","sk":"{sk}"}}"#),
     }
@@ -129,6 +129,7 @@ async fn round_trip_of_every_field(store: Arc<dyn Store>) {
             Some(IndexKey { pk: "ORG#org_1#PAYOUTS".into(), sk: "2025-01-02T03:04:05Z#po_1".into() }),
             Some(IndexKey { pk: "ORG#org_1#STATUS#pending".into(), sk: "2025-01-02T03:04:05Z#po_1".into() }),
             Some(IndexKey { pk: "WORK#submit".into(), sk: "0001736000000#po_1".into() }),
+            Some(IndexKey { pk: "ORG#org_1#STATUS#pending#tron#USDT".into(), sk: "2025-01-02T03:04:05Z#po_1".into() }),
         ],
         attrs: BTreeMap::from([("status".to_owned(), "pending".to_owned()), ("amount".to_owned(), "000000100.000000".to_owned())]),
         body: r#"{"id":"po_1","memo":"café ☕ \"quoted\"","nested":{"n":[1,2,3]}}"#.to_owned(),
@@ -147,7 +148,7 @@ async fn round_trip_of_every_field(store: Arc<dyn Store>) {
     assert_eq!(store.query(&by_index).await.expect("query"), vec![full.clone()]);
 
     // A put replaces the whole item: dropped index keys, attrs and expiry are gone.
-    let replaced = Item { version: 8, expires_at: None, indexes: [None, None, None], attrs: BTreeMap::new(), body: "{}".into(), ..full.clone() };
+    let replaced = Item { version: 8, expires_at: None, indexes: [None, None, None, None], attrs: BTreeMap::new(), body: "{}".into(), ..full.clone() };
     store.write(vec![put_if(replaced.clone(), Condition::Version(7))]).await.expect("replace");
     assert_eq!(get_one(&*store, &full.key).await, Some(replaced));
     assert!(store.query(&by_index).await.expect("query").is_empty(), "the replaced item left the index");
@@ -427,7 +428,7 @@ async fn sparse_indexes(store: Arc<dyn Store>) {
     assert!(store.query(&query(IndexName::Gsi2, "SPARSE", 10)).await.expect("query").is_empty());
     assert_eq!(sks(&store.query(&query(IndexName::Gsi3, "SPARSE", 10)).await.expect("query")), ["in13"]);
     // Leaving an index by a replace (a work item done).
-    let done = Item { indexes: [in_1_and_3.indexes[0].clone(), None, None], version: 2, ..in_1_and_3 };
+    let done = Item { indexes: [in_1_and_3.indexes[0].clone(), None, None, None], version: 2, ..in_1_and_3 };
     store.write(vec![put_if(done, Condition::Version(1))]).await.expect("replace");
     assert!(store.query(&query(IndexName::Gsi3, "SPARSE", 10)).await.expect("query").is_empty());
     assert_eq!(store.query(&query(IndexName::Gsi1, "SPARSE", 10)).await.expect("query").len(), 2);
@@ -710,4 +711,31 @@ fn unique_names_do_not_repeat() {
     // Guards the helpers above: unique names never repeat within a run.
     let names: HashSet<String> = (0..1000).map(|_| moto::unique_name("t")).collect();
     assert_eq!(names.len(), 1000);
+}
+
+/// A data directory made before gsi4 (three index column pairs) opens, keeps its items, and
+/// takes gsi4 keys from then on.
+#[tokio::test]
+async fn embedded_store_upgrades_a_data_directory_made_before_gsi4() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let old = rusqlite::Connection::open(dir.path().join(payouts::adapters::embedded_store::DATABASE_FILE)).expect("old database");
+        old.execute_batch(
+            "CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER,
+                gsi1pk TEXT, gsi1sk TEXT, gsi2pk TEXT, gsi2sk TEXT, gsi3pk TEXT, gsi3sk TEXT,
+                attrs TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+             INSERT INTO items VALUES ('OLD', 'one', 1, NULL, 'LIST', '0001#one', NULL, NULL, NULL, NULL, '{}', '{}');",
+        )
+        .expect("old schema");
+    }
+    let store = EmbeddedStore::open(dir.path()).expect("opens the old directory");
+    let listed = store.query(&query(IndexName::Gsi1, "LIST", 10)).await.expect("query");
+    assert_eq!(sks(&listed), ["one"]);
+    assert_eq!(listed[0].indexes[3], None);
+    store.write(vec![put(with_index(item("NEW", "two"), IndexName::Gsi4, "BY_PAYOUT", "0002#two"))]).await.expect("put");
+    assert_eq!(sks(&store.query(&query(IndexName::Gsi4, "BY_PAYOUT", 10)).await.expect("query")), ["two"]);
+    drop(store);
+    // Opening it again finds the columns there.
+    let again = EmbeddedStore::open(dir.path()).expect("opens again");
+    assert_eq!(sks(&again.query(&query(IndexName::Gsi4, "BY_PAYOUT", 10)).await.expect("query")), ["two"]);
 }

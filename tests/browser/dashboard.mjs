@@ -216,8 +216,18 @@ try {
 
   step("reconciliation shows the API's numbers");
   await page.getByRole("link", { name: "Reconciliation" }).click();
-  await page.locator("#card-matched").waitFor();
-  const summary = (await apiGet("/payouts/reconciliation")).json;
+  // The job stores a new report every second here: read the page and the API from the same
+  // report (the page is reloaded while the job moved on between the two reads).
+  let summary;
+  for (let attempt = 0; ; attempt++) {
+    await page.locator("#card-matched").waitFor();
+    const before = (await apiGet("/payouts/reconciliation")).json;
+    const shown = await page.locator("#reconciliation-computed time").getAttribute("datetime");
+    summary = (await apiGet("/payouts/reconciliation")).json;
+    if (shown === before.computed_at && before.computed_at === summary.computed_at) break;
+    assert.ok(attempt < 20, `the page kept showing another report than the API's (${shown} vs ${summary.computed_at})`);
+    await page.reload();
+  }
   const shownCount = await page.locator("#card-matched .count").innerText();
   const shownTotal = await page.locator("#card-matched .total").innerText();
   assert.equal(shownCount, String(summary.matched.count));

@@ -91,6 +91,8 @@ def map_case(context, case):
     if isinstance(key, str) and key:
         _idempotency_keys += 1
         case.headers["Idempotency-Key"] = f"{key[:240]}-{_idempotency_keys}"
+    if case.method.upper() == "GET" and case.path == "/v1/payouts" and _unsupported_pair(case.query):
+        case.query["token"] = TOKENS_OF_CHAIN[case.query["chain"]][0]
     if not isinstance(case.body, dict):
         return case
     method = case.method.upper()
@@ -138,4 +140,15 @@ def filter_failure(context, failure, case, response):
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
         return True
+    if (error.get("code"), error.get("param")) == ("unsupported_chain_token", "token") and _unsupported_pair(case.query):
+        # A list filter of a chain and a token the chain does not offer: a cross-field rule the
+        # schema cannot state (map_case fits bodies, but the coverage phase sends its own).
+        return False
     return (error.get("code"), error.get("param")) not in SECRET_BOUND_CODES
+
+
+def _unsupported_pair(query):
+    if not query:
+        return False
+    chain, token = query.get("chain"), query.get("token")
+    return chain in TOKENS_OF_CHAIN and token in ("USDT", "USDC") and token not in TOKENS_OF_CHAIN[chain]

@@ -708,6 +708,132 @@ async fn the_fallback_answers_unknown_paths_and_methods_with_the_contracts_error
     assert_eq!(listed.json["data"].as_array().unwrap().len(), 0);
 }
 
+/// The filters merchants asked for: several statuses, chain, token, a created range, a reference;
+/// and a payout's events. Each goes through index partitions (merged when several), so paging
+/// across them must still give every payout once, newest first.
+async fn list_filters_go_through_indexes(h: Harness) {
+    let h = &h;
+    let key = &h.tenant.live;
+    let ids_of = |response: &payouts_tests::Response| -> Vec<String> {
+        assert_eq!(response.status, 200, "{}", response.json);
+        response.json["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let list = |query: String| async move { h.call(Method::GET, &format!("/v1/payouts?{query}"), Some(key), None).await };
+    // Oldest first: (chain, token, reference_type, reference_id).
+    let specs = [
+        ("tron", "USDT", Some("invoice"), Some("inv_1")),
+        ("base", "USDC", Some("invoice"), Some("inv_1")),
+        ("arbitrum", "USDT", Some("manual"), Some("m_1")),
+        ("base", "USDC", None, None),
+        ("arbitrum", "USDC", None, Some("inv_1")),
+        ("base", "USDC", Some("subscription"), None),
+    ];
+    let mut ids = Vec::new();
+    let mut created_at = Vec::new();
+    for (chain, token, reference_type, reference_id) in specs {
+        h.clock.advance(chrono::Duration::minutes(1));
+        let recipient = if chain == "tron" { TRON_RECIPIENT } else { EVM_RECIPIENT };
+        let body = json!({"recipient_address": recipient, "chain": chain, "token": token, "amount": 10, "currency": "USD",
+            "reference_type": reference_type, "reference_id": reference_id});
+        let created = h.create(key, &body).await;
+        assert_eq!(created.status, 201, "{}", created.json);
+        ids.push(created.id());
+        created_at.push(created.json["created_at"].as_str().unwrap().to_owned());
+    }
+    let newest_first = |picked: &[usize]| -> Vec<String> {
+        let mut picked: Vec<usize> = picked.to_vec();
+        picked.sort_unstable_by(|a, b| b.cmp(a));
+        picked.into_iter().map(|i| ids[i].clone()).collect()
+    };
+    for i in [1, 2, 4] {
+        assert_eq!(h.patch(key, &ids[i], &json!({"status": "approved"})).await.status, 200);
+    }
+    assert_eq!(h.patch(key, &ids[3], &json!({"status": "canceled"})).await.status, 200);
+    assert_eq!(h.patch(key, &ids[4], &json!({"status": "pending_execution"})).await.status, 200);
+
+    // Several statuses, alone and with a chain or token.
+    assert_eq!(ids_of(&list("status=approved,canceled".into()).await), newest_first(&[1, 2, 3]));
+    assert_eq!(ids_of(&list("status=draft,pending_execution".into()).await), newest_first(&[0, 4, 5]));
+    assert_eq!(ids_of(&list("status=approved,canceled&chain=base".into()).await), newest_first(&[1, 3]));
+    assert_eq!(ids_of(&list("chain=base".into()).await), newest_first(&[1, 3, 5]));
+    assert_eq!(ids_of(&list("token=USDC".into()).await), newest_first(&[1, 3, 4, 5]));
+    assert_eq!(ids_of(&list("token=USDT".into()).await), newest_first(&[0, 2]));
+    assert_eq!(ids_of(&list("chain=base&token=USDC&status=draft".into()).await), newest_first(&[5]));
+    let unsupported = list("chain=base&token=USDT".into()).await;
+    assert_eq!((unsupported.status, unsupported.error().1.as_str(), unsupported.error().2.as_deref()), (400, "unsupported_chain_token", Some("token")));
+
+    // The created range is exclusive at both ends.
+    let range = format!("created_after={}&created_before={}", created_at[1], created_at[4]);
+    assert_eq!(ids_of(&list(range.clone()).await), newest_first(&[2, 3]));
+    assert_eq!(ids_of(&list(format!("{range}&status=approved")).await), newest_first(&[2]));
+    assert_eq!(ids_of(&list(format!("created_after={}", created_at[4])).await), newest_first(&[5]));
+
+    // References: by id of any type, by id and type, by type alone, with other filters.
+    assert_eq!(ids_of(&list("reference_id=inv_1".into()).await), newest_first(&[0, 1, 4]));
+    assert_eq!(ids_of(&list("reference_id=inv_1&reference_type=invoice".into()).await), newest_first(&[0, 1]));
+    assert_eq!(ids_of(&list("reference_id=inv_1&reference_type=manual".into()).await), Vec::<String>::new());
+    assert_eq!(ids_of(&list("reference_type=invoice".into()).await), newest_first(&[0, 1]));
+    assert_eq!(ids_of(&list("reference_type=subscription".into()).await), newest_first(&[5]));
+    assert_eq!(ids_of(&list("reference_id=inv_1&chain=base".into()).await), newest_first(&[1]));
+    assert_eq!(ids_of(&list("reference_id=inv_1&status=draft,pending_execution".into()).await), newest_first(&[0, 4]));
+    assert_eq!(ids_of(&list(format!("reference_id=inv_1&created_after={}", created_at[0])).await), newest_first(&[1, 4]));
+    let other = h.tenant(Plan::Enterprise).await;
+    let foreign = h.call(Method::GET, "/v1/payouts?reference_id=inv_1", Some(&other.live), None).await;
+    assert_eq!(ids_of(&foreign), Vec::<String>::new(), "another organization's references are not found");
+
+    // Paging across merged partitions gives each payout once, newest first.
+    for query in ["status=draft,approved,canceled,pending_execution", "token=USDT", "reference_id=inv_1"] {
+        let mut seen = Vec::new();
+        let mut path = format!("{query}&limit=2");
+        loop {
+            let page = list(path.clone()).await;
+            seen.extend(ids_of(&page));
+            let Some(cursor) = page.json["next_cursor"].as_str() else { break };
+            path = format!("{query}&limit=2&cursor={cursor}");
+        }
+        let all = ids_of(&list(format!("{query}&limit=100")).await);
+        assert!(!all.is_empty());
+        assert_eq!(seen, all, "{query}: paged as in one page");
+    }
+    let page = list("status=draft,approved&limit=1".into()).await;
+    let cursor = page.json["next_cursor"].as_str().unwrap();
+    let crossed = list(format!("status=draft,canceled&cursor={cursor}")).await;
+    assert_eq!((crossed.status, crossed.error().1.as_str()), (400, "invalid_cursor"), "a cursor is bound to its statuses");
+
+    for (query, param) in [
+        ("status=approved,paid", "status"),
+        ("status=approved,%20canceled", "status"),
+        ("status=", "status"),
+        ("reference_type=receipt", "reference_type"),
+        ("reference_id=", "reference_id"),
+        ("created_after=last-week", "created_after"),
+        ("created_before=2025-13-01T00:00:00Z", "created_before"),
+    ] {
+        let response = list(query.into()).await;
+        assert_eq!((response.status, response.error().2.as_deref()), (400, Some(param)), "{query}: {}", response.json);
+    }
+
+    // A payout's events, newest first; of one type; nobody else's.
+    let events = |key: String, query: String| async move { h.call(Method::GET, &format!("/v1/events?{query}"), Some(&key), None).await };
+    let of_payout = events(key.clone(), format!("payout_intent_id={}", ids[4])).await;
+    assert_eq!(of_payout.status, 200, "{}", of_payout.json);
+    let types: Vec<&str> = of_payout.json["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["payout.pending_execution", "payout.approved", "payout.created"]);
+    assert!(of_payout.json["data"].as_array().unwrap().iter().all(|e| e["data"]["id"] == json!(ids[4])));
+    let approved = events(key.clone(), format!("payout_intent_id={}&type=payout.approved", ids[4])).await;
+    assert_eq!(approved.json["data"].as_array().unwrap().len(), 1, "{}", approved.json);
+    let paged = events(key.clone(), format!("payout_intent_id={}&limit=2", ids[4])).await;
+    let rest = events(key.clone(), format!("payout_intent_id={}&limit=2&cursor={}", ids[4], paged.json["next_cursor"].as_str().unwrap())).await;
+    assert_eq!(rest.json["data"][0]["type"], "payout.created");
+    assert_eq!(rest.json["has_more"], false);
+    let foreign = events(other.live.clone(), format!("payout_intent_id={}", ids[4])).await;
+    assert_eq!(foreign.json["data"].as_array().unwrap().len(), 0, "{}", foreign.json);
+    let sandbox = events(h.tenant.sandbox.clone(), format!("payout_intent_id={}", ids[4])).await;
+    assert_eq!(sandbox.json["data"].as_array().unwrap().len(), 0, "{}", sandbox.json);
+    let bad = events(key.clone(), "payout_intent_id=po_nothex".into()).await;
+    assert_eq!((bad.status, bad.error().2.as_deref()), (400, Some("payout_intent_id")));
+}
+
 on_both_stores!(
     the_fallback_answers_unknown_paths_and_methods_with_the_contracts_errors,
     ambiguous_input_is_refused_not_guessed,
@@ -723,5 +849,6 @@ on_both_stores!(
     concurrent_idempotent_creates_make_one_intent,
     twenty_concurrent_approves_and_executes_have_one_winner,
     list_filters_and_paginates,
+    list_filters_go_through_indexes,
     unknown_routes_and_methods,
 );

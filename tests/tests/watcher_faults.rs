@@ -223,7 +223,7 @@ async fn one_undecodable_record_stops_nobody_else() {
         key: ItemKey::new(pk, "X"),
         version: 1,
         expires_at: None,
-        indexes: [None, None, Some(IndexKey { pk: partition, sk: sk.to_owned() })],
+        indexes: [None, None, Some(IndexKey { pk: partition, sk: sk.to_owned() }), None],
         attrs: BTreeMap::new(),
         body: "{\"not\": \"a record\"".to_owned(),
     };

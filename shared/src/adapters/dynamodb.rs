@@ -1,4 +1,4 @@
-//! DynamoDB adapter of the store port: one table, three sparse GSIs, TTL on `ttl`.
+//! DynamoDB adapter of the store port: one table, four sparse GSIs, TTL on `ttl`.
 //!
 //! The semantics are exactly those of the embedded store (the same contract suite runs against
 //! both, see `shared/tests/store_contract.rs`). Every port call is one DynamoDB round trip,
@@ -9,7 +9,7 @@
 //! # Table definition
 //! [`create_table`] creates the table for tests and local runs; `template.yaml` declares the same:
 //! - key: `pk` (S, HASH), `sk` (S, RANGE); billing `PAY_PER_REQUEST`;
-//! - GSIs `gsi1`, `gsi2`, `gsi3`: key `gsiNpk` (S, HASH), `gsiNsk` (S, RANGE), projection `ALL`;
+//! - GSIs `gsi1` … `gsi4`: key `gsiNpk` (S, HASH), `gsiNsk` (S, RANGE), projection `ALL`;
 //!   sparse: an item carries `gsiNpk`/`gsiNsk` only when its index key is set;
 //! - TTL on `ttl` (N, unix seconds, [`Item::expires_at`]).
 //!
@@ -55,6 +55,7 @@ fn index_attrs(index: IndexName) -> (&'static str, &'static str) {
         IndexName::Gsi1 => ("gsi1pk", "gsi1sk"),
         IndexName::Gsi2 => ("gsi2pk", "gsi2sk"),
         IndexName::Gsi3 => ("gsi3pk", "gsi3sk"),
+        IndexName::Gsi4 => ("gsi4pk", "gsi4sk"),
     }
 }
 
@@ -172,7 +173,7 @@ fn decode_item(attrs: &Attrs) -> Result<Item, StoreError> {
     };
     let version = number_attr::<u64>(attrs, VERSION, &key)?.ok_or_else(|| corrupt(Some(&key), "no version"))?;
     let expires_at = number_attr::<i64>(attrs, TTL, &key)?;
-    let mut indexes: [Option<IndexKey>; 3] = [None, None, None];
+    let mut indexes: [Option<IndexKey>; 4] = [None, None, None, None];
     for index in IndexName::ALL {
         let (pk_name, sk_name) = index_attrs(index);
         let index_pk = string_attr(attrs, pk_name).map_err(with_key)?;

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS items (
     gsi1pk TEXT, gsi1sk TEXT,
     gsi2pk TEXT, gsi2sk TEXT,
     gsi3pk TEXT, gsi3sk TEXT,
+    gsi4pk TEXT, gsi4sk TEXT,
     attrs TEXT NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (pk, sk)
@@ -27,6 +28,13 @@ CREATE INDEX IF NOT EXISTS gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk I
 CREATE INDEX IF NOT EXISTS gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS gsi3 ON items (gsi3pk, gsi3sk, pk, sk) WHERE gsi3pk IS NOT NULL;
 ";
+
+/// What a data directory made before gsi4 lacks: its columns, then its index.
+const ADD_GSI4: &str = "
+ALTER TABLE items ADD COLUMN gsi4pk TEXT;
+ALTER TABLE items ADD COLUMN gsi4sk TEXT;
+";
+const GSI4_INDEX: &str = "CREATE INDEX IF NOT EXISTS gsi4 ON items (gsi4pk, gsi4sk, pk, sk) WHERE gsi4pk IS NOT NULL;";
 
 /// File name inside the data directory.
 pub const DATABASE_FILE: &str = "payouts.sqlite3";
@@ -53,6 +61,14 @@ impl EmbeddedStore {
         connection.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         connection.pragma_update(None, "synchronous", "FULL").map_err(unavailable)?;
         connection.execute_batch(SCHEMA).map_err(unavailable)?;
+        let has_gsi4: bool = connection
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'gsi4pk'", [], |row| row.get::<_, i64>(0))
+            .map_err(unavailable)?
+            > 0;
+        if !has_gsi4 {
+            connection.execute_batch(ADD_GSI4).map_err(unavailable)?;
+        }
+        connection.execute_batch(GSI4_INDEX).map_err(unavailable)?;
         Ok(EmbeddedStore { connection: Arc::new(Mutex::new(connection)), path })
     }
 
@@ -77,16 +93,16 @@ fn read_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Item, String)> {
         (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
         _ => None,
     };
-    let attrs: String = row.get(10)?;
+    let attrs: String = row.get(12)?;
     let version: i64 = row.get(2)?;
     Ok((
         Item {
             key: ItemKey { pk: row.get(0)?, sk: row.get(1)? },
             version: u64::try_from(version).unwrap_or(0),
             expires_at: row.get(3)?,
-            indexes: [index(row.get(4)?, row.get(5)?), index(row.get(6)?, row.get(7)?), index(row.get(8)?, row.get(9)?)],
+            indexes: [index(row.get(4)?, row.get(5)?), index(row.get(6)?, row.get(7)?), index(row.get(8)?, row.get(9)?), index(row.get(10)?, row.get(11)?)],
             attrs: BTreeMap::new(),
-            body: row.get(11)?,
+            body: row.get(13)?,
         },
         attrs,
     ))
@@ -97,7 +113,7 @@ fn finish_item((mut item, attrs): (Item, String)) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-const COLUMNS: &str = "pk, sk, version, expires_at, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, attrs, body";
+const COLUMNS: &str = "pk, sk, version, expires_at, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, gsi4pk, gsi4sk, attrs, body";
 
 fn load(connection: &Connection, key: &ItemKey) -> Result<Option<Item>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2");
@@ -114,14 +130,29 @@ fn holds(condition: &Condition, current: Option<&Item>) -> bool {
 
 fn put(connection: &Connection, item: &Item) -> Result<(), StoreError> {
     let attrs = serde_json::to_string(&item.attrs).map_err(unavailable)?;
-    let [gsi1, gsi2, gsi3] = &item.indexes;
+    let [gsi1, gsi2, gsi3, gsi4] = &item.indexes;
     let pk = |index: &Option<IndexKey>| index.as_ref().map(|i| i.pk.clone());
     let sk = |index: &Option<IndexKey>| index.as_ref().map(|i| i.sk.clone());
     let version = i64::try_from(item.version).map_err(unavailable)?;
     connection
         .execute(
-            &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-            params![item.key.pk, item.key.sk, version, item.expires_at, pk(gsi1), sk(gsi1), pk(gsi2), sk(gsi2), pk(gsi3), sk(gsi3), attrs, item.body],
+            &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+            params![
+                item.key.pk,
+                item.key.sk,
+                version,
+                item.expires_at,
+                pk(gsi1),
+                sk(gsi1),
+                pk(gsi2),
+                sk(gsi2),
+                pk(gsi3),
+                sk(gsi3),
+                pk(gsi4),
+                sk(gsi4),
+                attrs,
+                item.body
+            ],
         )
         .map_err(unavailable)?;
     Ok(())
@@ -187,7 +218,7 @@ impl Store for EmbeddedStore {
                             key: key.clone(),
                             version,
                             expires_at: Some(*expires_at),
-                            indexes: [None, None, None],
+                            indexes: [None, None, None, None],
                             attrs: std::collections::BTreeMap::new(),
                             body: String::new(),
                         };

@@ -2,7 +2,7 @@
 //! deliver and what `GET /v1/events` lists, so none may be lost or doubled.
 
 use super::chain::Environment;
-use super::ids::{EventId, OrgId};
+use super::ids::{EventId, OrgId, PayoutId};
 use super::org::Feature;
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,10 @@ pub struct Event {
     pub environment: Environment,
     /// The resource the event is about (e.g. the payout id), for filtering and tracing.
     pub subject_id: String,
+    /// The payout the event concerns, when there is one: the subject of a `payout.*` event, the
+    /// intent of a reconciliation discrepancy (`GET /v1/events?payout_intent_id=`).
+    #[serde(default)]
+    pub payout_id: Option<PayoutId>,
     pub data: Box<serde_json::value::RawValue>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
@@ -123,7 +127,8 @@ impl Event {
         now: Timestamp,
     ) -> Result<Event, serde_json::Error> {
         let data = serde_json::value::to_raw_value(data)?;
-        Ok(Event { id: EventId::generate(), event_type, org_id, environment, subject_id, data, created_at: now, published_at: None })
+        let payout_id = PayoutId::parse(&subject_id);
+        Ok(Event { id: EventId::generate(), event_type, org_id, environment, subject_id, payout_id, data, created_at: now, published_at: None })
     }
 
     /// The public shape, also the webhook delivery body: `{event_id, type, data, created_at}`.

@@ -23,11 +23,16 @@ fn create_payout() {}
 
 #[utoipa::path(get, path = "/v1/payouts", tag = "Payouts", operation_id = "listPayoutIntents",
     params(
-        ("status" = Option<crate::domain::payout::PayoutStatus>, Query),
-        ("due_date_before" = Option<String>, Query, format = DateTime),
-        ("due_date_after" = Option<String>, Query, format = DateTime),
+        ("status" = Option<String>, Query, pattern = r"^(draft|approved|pending_execution|executed|verifying|settled|failed|canceled)(,(draft|approved|pending_execution|executed|verifying|settled|failed|canceled))*$",
+            description = "One status, or several separated by commas (`approved,executed`)"),
         ("chain" = Option<crate::domain::chain::Chain>, Query),
-        ("token" = Option<crate::domain::chain::Token>, Query),
+        ("token" = Option<crate::domain::chain::Token>, Query, description = "With `chain`, a token the chain offers: else 400 `unsupported_chain_token`"),
+        ("reference_type" = Option<crate::domain::payout::ReferenceType>, Query),
+        ("reference_id" = Option<String>, Query, min_length = 1, max_length = 255, description = "The payouts created with this `reference_id` (of `reference_type` when given, else of any type)"),
+        ("created_after" = Option<String>, Query, format = DateTime, description = "Exclusive, over `created_at`"),
+        ("created_before" = Option<String>, Query, format = DateTime, description = "Exclusive, over `created_at`"),
+        ("due_date_before" = Option<String>, Query, format = DateTime, description = "Exclusive; payouts without a due date are left out"),
+        ("due_date_after" = Option<String>, Query, format = DateTime, description = "Exclusive; payouts without a due date are left out"),
         ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<PayoutView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -198,7 +203,9 @@ fn list_deliveries() {}
 fn retry_delivery() {}
 
 #[utoipa::path(get, path = "/v1/events", tag = "Events", operation_id = "listEvents",
-    params(("type" = Option<crate::domain::event::EventType>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    params(("type" = Option<crate::domain::event::EventType>, Query),
+        ("payout_intent_id" = Option<String>, Query, pattern = r"^po_[0-9a-f]{24}$", description = "The events of one payout intent, newest first"),
+        ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ListBody<crate::domain::event::EventView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_events() {}

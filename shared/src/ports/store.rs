@@ -31,16 +31,19 @@ pub enum IndexName {
     Gsi2,
     /// Global work queues across tenants (intents awaiting the chain, unpublished events, due deliveries).
     Gsi3,
+    /// A second narrowing: payouts by status, chain and token; events by the payout they are about.
+    Gsi4,
 }
 
 impl IndexName {
-    pub const ALL: [IndexName; 3] = [IndexName::Gsi1, IndexName::Gsi2, IndexName::Gsi3];
+    pub const ALL: [IndexName; 4] = [IndexName::Gsi1, IndexName::Gsi2, IndexName::Gsi3, IndexName::Gsi4];
 
     pub fn position(self) -> usize {
         match self {
             IndexName::Gsi1 => 0,
             IndexName::Gsi2 => 1,
             IndexName::Gsi3 => 2,
+            IndexName::Gsi4 => 3,
         }
     }
 
@@ -49,6 +52,7 @@ impl IndexName {
             IndexName::Gsi1 => "gsi1",
             IndexName::Gsi2 => "gsi2",
             IndexName::Gsi3 => "gsi3",
+            IndexName::Gsi4 => "gsi4",
         }
     }
 }
@@ -67,7 +71,7 @@ pub struct Item {
     /// Unix seconds after which the item counts as absent.
     pub expires_at: Option<i64>,
     /// Index keys by [`IndexName::position`]; `None` keeps the item out of that index.
-    pub indexes: [Option<IndexKey>; 3],
+    pub indexes: [Option<IndexKey>; 4],
     /// String attributes a query may filter on (never key attributes).
     pub attrs: BTreeMap<String, String>,
     /// The record itself, as JSON.

@@ -199,5 +199,62 @@ pub async fn fetch_page(store: &dyn Store, cursors: &Cursors, mut query: IndexQu
     Ok(Page { items, has_more, next_cursor })
 }
 
+/// [`list_page`] over several partitions of one index, merged ([`fetch_merged_page`]).
+pub async fn list_merged_page<R: DeserializeOwned, V>(
+    app: &App,
+    queries: Vec<IndexQuery>,
+    params: &ListParams<'_>,
+    view: impl Fn(R) -> Option<V>,
+) -> Result<ListBody<V>, ApiError> {
+    let page = fetch_merged_page(&app.store, &app.cursors, queries, params).await?;
+    let mut data = Vec::with_capacity(page.items.len());
+    for item in &page.items {
+        data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));
+    }
+    Ok(ListBody { data, has_more: page.has_more, next_cursor: page.next_cursor })
+}
+
+/// One page across several partitions of one index (several statuses, say), merged in index
+/// sort-key order. Every partition is asked, at once, for `limit + 1` items after the cursor's
+/// position, which any partition can resume from (its sort keys, `{created}#{id}`, are unique
+/// across them): a page costs one query per partition and reads at most `(limit + 1)` items
+/// from each, however the items are spread.
+pub async fn fetch_merged_page(store: &Arc<dyn Store>, cursors: &Cursors, queries: Vec<IndexQuery>, params: &ListParams<'_>) -> Result<Page, ApiError> {
+    let Some(first) = queries.first() else {
+        return Ok(Page { items: Vec::new(), has_more: false, next_cursor: None });
+    };
+    if queries.len() == 1 {
+        return fetch_page(store.as_ref(), cursors, first.clone(), params).await;
+    }
+    // The cursor is bound to the whole set of partitions.
+    let binding = IndexQuery { pk: queries.iter().map(|query| query.pk.as_str()).collect::<Vec<_>>().join("|"), ..first.clone() };
+    let after = cursors.open_param(&binding, params).await?;
+    let limit = params.limit;
+    let mut running = tokio::task::JoinSet::new();
+    for mut query in queries {
+        query.after = after.clone();
+        query.limit = limit + 1;
+        let store = Arc::clone(store);
+        running.spawn(async move { store.query(&query).await });
+    }
+    let mut items = Vec::new();
+    while let Some(page) = running.join_next().await {
+        items.extend(page.map_err(ApiError::internal)?.map_err(ApiError::internal)?);
+    }
+    let index = binding.index;
+    let order = |item: &Item| (item.index(index).map(|key| key.sk.clone()), item.key.clone());
+    items.sort_by_key(order);
+    if binding.descending {
+        items.reverse();
+    }
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = match items.last().and_then(|last| IndexPosition::of(last, index)) {
+        Some(position) if has_more => Some(cursors.seal(&binding, &position).await?),
+        _ => None,
+    };
+    Ok(Page { items, has_more, next_cursor })
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,23 +5,23 @@
 use super::auth::{Principal, authenticate};
 use super::idempotency::IdempotencyGuard;
 use super::input::{AddressText, JsonObject, request_body};
-use super::pagination::{ListParams, list_page};
-use super::records::{self, ATTR_DUE, TxClaim, decode, payout_item, payout_key, tx_claim_item};
+use super::pagination::{ListBody, ListParams, fetch_merged_page, list_merged_page};
+use super::records::{self, ATTR_DUE, PayoutReference, TxClaim, decode, payout_item, payout_key, tx_claim_item};
 use super::reply::Reply;
 use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::address::{ChainAddress, TxHash};
-use crate::domain::chain::{Chain, Token};
+use crate::domain::chain::{Chain, Environment, Token};
 use crate::domain::event::Event;
 use crate::domain::event::EventType;
-use crate::domain::ids::PayoutId;
+use crate::domain::ids::{OrgId, PayoutId};
 use crate::domain::money::{Amount, AmountError};
 use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::payout::{Currency, DraftEdits, NewPayout, PayoutIntent, PayoutStatus, ReferenceType, ReplaceHashError, TransitionError};
-use crate::domain::time::{Timestamp, parse_rfc3339, sort_key};
+use crate::domain::time::{Timestamp, parse_rfc3339, sort_key, whole_seconds};
 use crate::error::ApiError;
 use crate::metrics::{self, Metric};
 use crate::ports::queue::TxMessage;
-use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, WriteOp};
+use crate::ports::store::{AttrRange, Condition, IndexName, IndexQuery, Item, ItemKey, WriteOp};
 
 /// `POST /v1/payouts` body. Its schema is the document's and what [`validate_new_payout`] checks
 /// the body against ([`JsonObject::conform`]); the values are then parsed field by field.
@@ -213,6 +213,9 @@ pub async fn create(app: &App, secret: &ApiKeySecret, idempotency_key: Option<&s
     if let Some(guard) = &guard {
         ops.push(guard.record_op(reply.status, &reply.body, now)?);
     }
+    if let Some(reference) = records::payout_reference_item(&intent).map_err(ApiError::internal)? {
+        ops.push(WriteOp::Put { item: reference, condition: Some(Condition::Absent { now_unix: now.timestamp() }) });
+    }
     for _ in 0..COMMIT_ATTEMPTS {
         match app.store.write(ops.clone()).await {
             Ok(()) => {
@@ -241,53 +244,189 @@ pub async fn get(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, Ap
     Reply::json(200, &intent.view())
 }
 
+/// The filters `GET /v1/payouts` takes besides `limit` and `cursor`.
+pub const LIST_FILTERS: [&str; 9] =
+    ["status", "chain", "token", "reference_type", "reference_id", "created_after", "created_before", "due_date_before", "due_date_after"];
+
+/// `GET /v1/payouts`. Every filter but the due dates is a key condition: the statuses and
+/// (chain, token) pairs asked for pick index partitions (merged when several), the created range
+/// bounds their sort keys, and a reference goes through the reference records (then the other
+/// filters narrow that reference's few payouts). README, "Data model", lists the partitions.
 pub async fn list(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
     let (principal, _) = authenticate(app, secret, &[]).await?;
     principal.require(Feature::Payouts)?;
-    let params = ListParams::parse(params, &["status", "chain", "token", "due_date_before", "due_date_after"])?;
-    let chain = params.filter("chain", crate::domain::chain::Chain::parse, "tron, arbitrum or base")?;
-    let token = params.filter("token", crate::domain::chain::Token::parse, "USDT or USDC")?;
-    let status = params
-        .get("status")
-        .map(|text| {
-            PayoutStatus::parse(text).ok_or_else(|| {
-                let all: Vec<&str> = PayoutStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid_parameter("status", format!("Unknown status {text:?}: use one of {}.", all.join(", ")))
-            })
-        })
-        .transpose()?;
-    let date = |name: &str| {
-        params
-            .get(name)
-            .map(|text| {
-                parse_rfc3339(text)
-                    .ok_or_else(|| ApiError::invalid_parameter(name, format!("{name} must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z.")))
-            })
-            .transpose()
+    let params = ListParams::parse(params, &LIST_FILTERS)?;
+    let filters = PayoutFilters::parse(&params)?;
+    let now_unix = app.now().timestamp();
+    // Reference records carry no due date (a draft edit can move it): those filters then apply
+    // to the few payouts of the reference, in `admits`.
+    let bounded = |index: IndexName, pk: String, due_in_query: bool| {
+        let mut query = IndexQuery::partition(index, pk, true, now_unix);
+        query.sk_at_least = filters.created_from().as_ref().map(sort_key);
+        query.sk_at_most = filters.created_until().as_ref().map(records::created_at_most);
+        if due_in_query && (filters.due_after.is_some() || filters.due_before.is_some()) {
+            query.filters.push(AttrRange {
+                attr: ATTR_DUE.into(),
+                greater_than: filters.due_after.as_ref().map(sort_key),
+                less_than: filters.due_before.as_ref().map(sort_key),
+                equals: None,
+            });
+        }
+        query
     };
-    let before = date("due_date_before")?;
-    let after = date("due_date_after")?;
-    let (index, pk) = match status {
-        Some(status) => (IndexName::Gsi2, records::payouts_of_status(&principal.org_id, principal.environment, status)),
-        None => (IndexName::Gsi1, records::payouts_of(&principal.org_id, principal.environment)),
+    let (org, environment) = (&principal.org_id, principal.environment);
+    if let Some(reference) = &filters.reference {
+        let queries = reference.partitions(org, environment).into_iter().map(|(index, pk)| bounded(index, pk, false)).collect();
+        let page = fetch_merged_page(&app.store, &app.cursors, queries, &params).await?;
+        let refs: Vec<PayoutReference> = page.items.iter().map(decode).collect::<Result<_, _>>().map_err(ApiError::internal)?;
+        let keys: Vec<ItemKey> = refs.iter().map(|r| payout_key(&r.payout_id)).collect();
+        let mut data = Vec::with_capacity(keys.len());
+        for item in app.store.get(&keys).await.map_err(ApiError::internal)?.into_iter().flatten() {
+            let intent: PayoutIntent = decode(&item).map_err(ApiError::internal)?;
+            if filters.admits(&intent) {
+                data.push(intent.view());
+            }
+        }
+        return Reply::json(200, &ListBody { data, has_more: page.has_more, next_cursor: page.next_cursor });
+    }
+    let statuses = filters.statuses.clone().unwrap_or_else(|| PayoutStatus::ALL.to_vec());
+    let queries: Vec<IndexQuery> = match (&filters.statuses, filters.pairs.len() == SupportedPair::all().len()) {
+        (None, true) => vec![bounded(IndexName::Gsi1, records::payouts_of(org, environment), true)],
+        (Some(_), true) => statuses.iter().map(|status| bounded(IndexName::Gsi2, records::payouts_of_status(org, environment, *status), true)).collect(),
+        (_, false) => statuses
+            .iter()
+            .flat_map(|status| filters.pairs.iter().map(move |(chain, token)| (*status, *chain, *token)))
+            .map(|(status, chain, token)| bounded(IndexName::Gsi4, records::payouts_of_status_and_pair(org, environment, status, chain, token), true))
+            .collect(),
     };
-    let mut query = IndexQuery::partition(index, pk, true, app.now().timestamp());
-    if before.is_some() || after.is_some() {
-        query.filters.push(AttrRange {
-            attr: ATTR_DUE.into(),
-            greater_than: after.as_ref().map(sort_key),
-            less_than: before.as_ref().map(sort_key),
-            equals: None,
-        });
-    }
-    if let Some(chain) = chain {
-        query.filters.push(AttrRange::equal_to(records::ATTR_CHAIN, chain.as_str()));
-    }
-    if let Some(token) = token {
-        query.filters.push(AttrRange::equal_to(records::ATTR_TOKEN, token.as_str()));
-    }
-    let list = list_page(app, query, &params, |intent: PayoutIntent| Some(intent.view())).await?;
+    let list = list_merged_page(app, queries, &params, |intent: PayoutIntent| Some(intent.view())).await?;
     Reply::json(200, &list)
+}
+
+/// Every (chain, token) pair the service supports.
+struct SupportedPair;
+
+impl SupportedPair {
+    fn all() -> Vec<(Chain, Token)> {
+        Chain::ALL.into_iter().flat_map(|chain| Token::ALL.into_iter().map(move |token| (chain, token))).filter(|(c, t)| c.supports(*t)).collect()
+    }
+}
+
+/// A list's filters, parsed.
+struct PayoutFilters {
+    /// `None`: every status.
+    statuses: Option<Vec<PayoutStatus>>,
+    /// The (chain, token) pairs asked for: all of them when neither is given.
+    pairs: Vec<(Chain, Token)>,
+    reference: Option<ReferenceFilter>,
+    created_after: Option<Timestamp>,
+    created_before: Option<Timestamp>,
+    due_after: Option<Timestamp>,
+    due_before: Option<Timestamp>,
+}
+
+impl PayoutFilters {
+    fn parse(params: &ListParams<'_>) -> Result<PayoutFilters, ApiError> {
+        let chain = params.filter("chain", Chain::parse, "tron, arbitrum or base")?;
+        let token = params.filter("token", Token::parse, "USDT or USDC")?;
+        let pairs: Vec<(Chain, Token)> =
+            SupportedPair::all().into_iter().filter(|(c, t)| chain.is_none_or(|chain| chain == *c) && token.is_none_or(|token| token == *t)).collect();
+        if let (Some(chain), Some(token), true) = (chain, token, pairs.is_empty()) {
+            return Err(ApiError::unsupported_pair("token", format!("{token} is not offered on {chain}: no payout can match.")));
+        }
+        let statuses = params
+            .get("status")
+            .map(|text| {
+                let mut statuses = Vec::new();
+                for name in text.split(',') {
+                    let status = PayoutStatus::parse(name).ok_or_else(|| {
+                        let all: Vec<&str> = PayoutStatus::ALL.iter().map(|s| s.as_str()).collect();
+                        ApiError::invalid_parameter("status", format!("Unknown status {name:?}: use one or more of {}, separated by commas.", all.join(", ")))
+                    })?;
+                    if !statuses.contains(&status) {
+                        statuses.push(status);
+                    }
+                }
+                Ok::<_, ApiError>(statuses)
+            })
+            .transpose()?;
+        let date = |name: &str| {
+            params
+                .get(name)
+                .map(|text| {
+                    parse_rfc3339(text)
+                        .ok_or_else(|| ApiError::invalid_parameter(name, format!("{name} must be an RFC 3339 date-time such as 2025-06-30T00:00:00Z.")))
+                })
+                .transpose()
+        };
+        let reference_type = params.filter("reference_type", ReferenceType::parse, "checkout, subscription, invoice or manual")?;
+        let reference_id = params.get("reference_id");
+        if reference_id.is_some_and(|id| id.is_empty() || id.chars().count() > 255) {
+            return Err(ApiError::invalid_parameter("reference_id", "reference_id must be 1 to 255 characters, as given when the payout was created."));
+        }
+        let reference = match (reference_type, reference_id) {
+            (kind, Some(id)) => Some(ReferenceFilter::Id { kind, id: id.to_owned() }),
+            (Some(kind), None) => Some(ReferenceFilter::Kind(kind)),
+            (None, None) => None,
+        };
+        Ok(PayoutFilters {
+            statuses,
+            pairs,
+            reference,
+            created_after: date("created_after")?,
+            created_before: date("created_before")?,
+            due_after: date("due_date_after")?,
+            due_before: date("due_date_before")?,
+        })
+    }
+
+    /// The earliest stored `created_at` after `created_after`. The API shows `created_at` in whole
+    /// seconds, so the bounds compare what a merchant sees: after 12:00:05 is from 12:00:06.000.
+    fn created_from(&self) -> Option<Timestamp> {
+        self.created_after.map(|after| whole_seconds(after) + chrono::Duration::seconds(1))
+    }
+
+    /// The latest stored `created_at` before `created_before` (shown in whole seconds, as above):
+    /// before 12:00:05 is until 12:00:04.999999999.
+    fn created_until(&self) -> Option<Timestamp> {
+        self.created_before.map(|before| {
+            let ceiling = if whole_seconds(before) == before { before } else { whole_seconds(before) + chrono::Duration::seconds(1) };
+            ceiling - chrono::Duration::nanoseconds(1)
+        })
+    }
+
+    /// Whether a payout found through its reference passes the other filters (the created range
+    /// was a key condition of the reference query already). Due dates are exclusive bounds.
+    fn admits(&self, intent: &PayoutIntent) -> bool {
+        let due = intent.due_date.as_ref();
+        self.statuses.as_ref().is_none_or(|statuses| statuses.contains(&intent.status))
+            && self.pairs.contains(&(intent.chain, intent.token))
+            && self.due_after.as_ref().is_none_or(|after| due.is_some_and(|due| due > after))
+            && self.due_before.as_ref().is_none_or(|before| due.is_some_and(|due| due < before))
+    }
+}
+
+/// Looking payouts up by their reference.
+enum ReferenceFilter {
+    /// `reference_id`, of one type or (`None`) of any.
+    Id { kind: Option<ReferenceType>, id: String },
+    /// `reference_type` alone.
+    Kind(ReferenceType),
+}
+
+impl ReferenceFilter {
+    fn partitions(&self, org: &OrgId, environment: Environment) -> Vec<(IndexName, String)> {
+        match self {
+            ReferenceFilter::Id { kind: Some(kind), id } => vec![(IndexName::Gsi1, records::payouts_of_reference(org, environment, Some(*kind), id))],
+            ReferenceFilter::Id { kind: None, id } => ReferenceType::ALL
+                .into_iter()
+                .map(Some)
+                .chain([None])
+                .map(|kind| (IndexName::Gsi1, records::payouts_of_reference(org, environment, kind, id)))
+                .collect(),
+            ReferenceFilter::Kind(kind) => vec![(IndexName::Gsi2, records::payouts_of_reference_type(org, environment, *kind))],
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -517,8 +517,9 @@ async fn emit_once(app: &App, org: &OrgId, environment: Environment, items: &[It
             Category::Unexpected => EventType::SettlementUnexpected,
             Category::Matched | Category::Unmatched => continue,
         };
-        let event =
+        let mut event =
             Event::new(event_type, org.clone(), environment, settlement.id.to_string(), &view(item), now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        event.payout_id = item.intent.as_ref().map(|intent| intent.id.clone());
         let absent = Some(Condition::Absent { now_unix: now.timestamp() });
         let ops = vec![
             WriteOp::Put { item: records::reconciliation_marker_item(&settlement.id, item.category, &event.id)?, condition: absent.clone() },

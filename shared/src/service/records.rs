@@ -23,11 +23,11 @@
 //! `{created}` is a fixed-width nanosecond timestamp so string order is time order; ids make it unique.
 
 use crate::domain::address::TxHash;
-use crate::domain::chain::{Chain, Environment};
+use crate::domain::chain::{Chain, Environment, Token};
 use crate::domain::event::Event;
 use crate::domain::ids::{ApiKeyId, EventId, OrgId, PayoutId, WalletId};
 use crate::domain::org::{ApiKey, Organization};
-use crate::domain::payout::{PayoutIntent, PayoutStatus};
+use crate::domain::payout::{PayoutIntent, PayoutStatus, ReferenceType};
 use crate::domain::time::{Timestamp, sort_key};
 use crate::domain::wallet::{SourceWallet, WalletStatus};
 use crate::ports::store::{IndexKey, IndexPosition, Item, ItemKey, StoreError};
@@ -159,7 +159,7 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
 }
 
 fn plain(key: ItemKey, version: u64, body: String) -> Item {
-    Item { key, version, expires_at: None, indexes: [None, None, None], attrs: BTreeMap::new(), body }
+    Item { key, version, expires_at: None, indexes: [None, None, None, None], attrs: BTreeMap::new(), body }
 }
 
 fn index(pk: String, sk: String) -> Option<IndexKey> {
@@ -184,7 +184,8 @@ pub fn payout_item(intent: &PayoutIntent, version: u64) -> Result<Item, StoreErr
     let created = format!("{}#{}", sort_key(&intent.created_at), intent.id);
     let mut item = plain(payout_key(&intent.id), version, encode(intent)?);
     item.indexes[0] = index(payouts_of(&intent.org_id, intent.environment), created.clone());
-    item.indexes[1] = index(payouts_of_status(&intent.org_id, intent.environment, intent.status), created);
+    item.indexes[1] = index(payouts_of_status(&intent.org_id, intent.environment, intent.status), created.clone());
+    item.indexes[3] = index(payouts_of_status_and_pair(&intent.org_id, intent.environment, intent.status, intent.chain, intent.token), created);
     if intent.status.awaits_chain() {
         let next = intent.next_check_at.or(intent.executed_at).unwrap_or(intent.updated_at);
         item.indexes[2] = index(watch_partition(intent.environment, intent.chain), format!("{}#{}", sort_key(&next), intent.id));
@@ -205,10 +206,62 @@ pub fn event_item(event: &Event, version: u64) -> Result<Item, StoreError> {
     let mut item = plain(event_key(&event.id), version, encode(event)?);
     item.indexes[0] = index(events_of(&event.org_id, event.environment), created.clone());
     item.indexes[1] = index(events_of_type(&event.org_id, event.environment, event.event_type), created.clone());
+    if let Some(payout) = &event.payout_id {
+        item.indexes[3] = index(events_of_payout(&event.org_id, event.environment, payout), created.clone());
+    }
     if event.published_at.is_none() {
         item.indexes[2] = index(OUTBOX_PARTITION.into(), created);
     }
     Ok(item)
+}
+
+/// Where a payout with a reference is found by it: a record of its own, written with the intent
+/// (a reference never changes), indexed by type and id (gsi1) and by type alone (gsi2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayoutReference {
+    pub payout_id: PayoutId,
+}
+
+pub fn payout_reference_item(intent: &PayoutIntent) -> Result<Option<Item>, StoreError> {
+    let (kind, Some(id)) = (intent.reference_type, intent.reference_id.as_deref()) else {
+        return match intent.reference_type {
+            // A type without an id is still found by its type.
+            Some(kind) => Ok(Some(reference_record(intent, None, Some(kind))?)),
+            None => Ok(None),
+        };
+    };
+    Ok(Some(reference_record(intent, Some(id), kind)?))
+}
+
+fn reference_record(intent: &PayoutIntent, id: Option<&str>, kind: Option<ReferenceType>) -> Result<Item, StoreError> {
+    let created = format!("{}#{}", sort_key(&intent.created_at), intent.id);
+    let mut item = plain(ItemKey::new(format!("POREF#{}", intent.id), "POREF"), 1, encode(&PayoutReference { payout_id: intent.id.clone() })?);
+    if let Some(id) = id {
+        item.indexes[0] = index(payouts_of_reference(&intent.org_id, intent.environment, kind, id), created.clone());
+    }
+    if let Some(kind) = kind {
+        item.indexes[1] = index(payouts_of_reference_type(&intent.org_id, intent.environment, kind), created);
+    }
+    Ok(item)
+}
+
+/// Payouts of one reference id, of one type (`-` when none was given).
+pub fn payouts_of_reference(org: &OrgId, environment: Environment, kind: Option<ReferenceType>, id: &str) -> String {
+    format!("{org}#{environment}#PO#REF#{}#{id}", kind.map_or("-", ReferenceType::as_str))
+}
+
+pub fn payouts_of_reference_type(org: &OrgId, environment: Environment, kind: ReferenceType) -> String {
+    format!("{org}#{environment}#PO#REFTYPE#{}", kind.as_str())
+}
+
+/// One payout's events (gsi4), newest first.
+pub fn events_of_payout(org: &OrgId, environment: Environment, payout: &PayoutId) -> String {
+    format!("{org}#{environment}#EVT#PO#{payout}")
+}
+
+/// One organization's payouts of one status on one (chain, token) (gsi4).
+pub fn payouts_of_status_and_pair(org: &OrgId, environment: Environment, status: PayoutStatus, chain: Chain, token: Token) -> String {
+    format!("{org}#{environment}#PO#{status}#{chain}#{token}")
 }
 
 /// Which of an organization's payouts holds a (chain, tx hash). Claimed in the same write as the

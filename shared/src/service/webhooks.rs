@@ -10,7 +10,7 @@ use super::reply::Reply;
 use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::endpoint::{Attempt, Backfill, Delivery, EndpointStatus, RetiringSecret, WebhookEndpoint};
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::ids::{DeliveryId, EventId, PayoutId, WebhookId};
 use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::time::parse_rfc3339;
 use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
@@ -415,19 +415,35 @@ pub async fn list_events(app: &App, secret: &ApiKeySecret, params: &[(String, St
     // list of one type needs that type's; an unfiltered list leaves out the types the plan
     // cannot read.
     principal.require(Feature::Payouts)?;
-    let params = ListParams::parse(params, &["type"])?;
-    let (index, pk) = match params.get("type") {
-        None => (IndexName::Gsi1, records::events_of(&principal.org_id, principal.environment)),
+    let params = ListParams::parse(params, &["type", "payout_intent_id"])?;
+    let event_type = match params.get("type") {
+        None => None,
         Some(text) => {
             let event_type = EventType::parse(text)
                 .ok_or_else(|| ApiError::invalid_parameter("type", format!("Unknown event type {text:?}: use one of {}.", event_type_names())))?;
             principal.require(event_type.feature())?;
-            (IndexName::Gsi2, records::events_of_type(&principal.org_id, principal.environment, event_type))
+            Some(event_type)
         }
     };
+    let payout = params
+        .get("payout_intent_id")
+        .map(|text| {
+            PayoutId::parse(text).ok_or_else(|| {
+                ApiError::invalid_parameter("payout_intent_id", format!("{text:?} is not a payout intent id: those look like po_ and 24 hex digits."))
+            })
+        })
+        .transpose()?;
+    let (org, environment) = (&principal.org_id, principal.environment);
+    // One payout's events are a partition of their own (a handful of records), so a type given
+    // with it is a filter over that handful.
+    let (index, pk) = match (&payout, event_type) {
+        (Some(payout), _) => (IndexName::Gsi4, records::events_of_payout(org, environment, payout)),
+        (None, Some(event_type)) => (IndexName::Gsi2, records::events_of_type(org, environment, event_type)),
+        (None, None) => (IndexName::Gsi1, records::events_of(org, environment)),
+    };
     let query = IndexQuery::partition(index, pk, true, app.now().timestamp());
-    let readable = |event: &Event| principal.require(event.event_type.feature()).is_ok();
-    let list = list_page(app, query, &params, |event: Event| readable(&event).then(|| event.view())).await?;
+    let wanted = |event: &Event| event_type.is_none_or(|wanted| wanted == event.event_type) && principal.require(event.event_type.feature()).is_ok();
+    let list = list_page(app, query, &params, |event: Event| wanted(&event).then(|| event.view())).await?;
     Reply::json(200, &list)
 }
 

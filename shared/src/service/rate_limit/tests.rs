@@ -24,7 +24,8 @@ async fn counter(store: &dyn Store, meter: &Meter, key: &ApiKey) -> Option<Item>
 }
 
 fn plain_put(sk: &str) -> WriteOp {
-    let item = Item { key: ItemKey::new("TEST", sk), version: 1, expires_at: None, indexes: [None, None, None], attrs: Default::default(), body: "{}".into() };
+    let item =
+        Item { key: ItemKey::new("TEST", sk), version: 1, expires_at: None, indexes: [None, None, None, None], attrs: Default::default(), body: "{}".into() };
     WriteOp::Put { item, condition: Some(Condition::Absent { now_unix: NOW }) }
 }
 
