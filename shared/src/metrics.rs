@@ -30,6 +30,13 @@ pub enum Metric {
     OldestUnsettledAgeSeconds,
     /// Dimension `Job`: how long one scheduled run took.
     SweepDurationMs,
+    /// No dimension (the log line names the record's key and kind): records a worker skipped
+    /// because they do not decode. Any is an operator's job: the alarm fires on the first.
+    RecordsSkipped,
+    /// Dimensions `Environment`, `Chain`: payouts the watcher would not judge because their rules
+    /// cannot be built (no token contract configured, a tolerance too large to scale): they stay
+    /// as they are, never settled by default.
+    VerificationsHeld,
 }
 
 impl Metric {
@@ -46,6 +53,8 @@ impl Metric {
             Metric::RpcErrors => "RpcErrors",
             Metric::OldestUnsettledAgeSeconds => "OldestUnsettledAgeSeconds",
             Metric::SweepDurationMs => "SweepDurationMs",
+            Metric::RecordsSkipped => "RecordsSkipped",
+            Metric::VerificationsHeld => "VerificationsHeld",
         }
     }
 
@@ -59,7 +68,9 @@ impl Metric {
             | Metric::WebhookAttempts
             | Metric::WebhookFailures
             | Metric::RpcRequests
-            | Metric::RpcErrors => "Count",
+            | Metric::RpcErrors
+            | Metric::RecordsSkipped
+            | Metric::VerificationsHeld => "Count",
             Metric::OldestUnsettledAgeSeconds => "Seconds",
             Metric::SweepDurationMs => "Milliseconds",
         }

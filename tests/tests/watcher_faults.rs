@@ -11,7 +11,7 @@ use payouts::adapters::rpc_chain::RpcOptions;
 use payouts::domain::chain::{Chain, Environment};
 use payouts::service::watcher::WatchReport;
 use payouts_tests::random_tx_hash;
-use payouts_tests::watch::{BASE_CONFIRMATIONS, Fault, NOT_FOUND_WINDOW_SECONDS, RigConfig, TRON_CONFIRMATIONS, WatchRig};
+use payouts_tests::watch::{BASE_CONFIRMATIONS, Fault, NOT_FOUND_WINDOW_SECONDS, RigConfig, StoreKind, TRON_CONFIRMATIONS, WatchRig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -215,10 +215,19 @@ async fn an_event_bus_outage_loses_no_event() {
 /// or among the organizations is skipped and logged: every other intent still settles and every
 /// other event is still published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_undecodable_record_stops_nobody_else() {
+async fn one_undecodable_record_stops_nobody_else_embedded() {
+    one_undecodable_record_stops_nobody_else(StoreKind::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_undecodable_record_stops_nobody_else_dynamodb() {
+    one_undecodable_record_stops_nobody_else(StoreKind::DynamoDb).await;
+}
+
+async fn one_undecodable_record_stops_nobody_else(store: StoreKind) {
     use payouts::ports::store::{IndexKey, Item, ItemKey, WriteOp};
     use payouts::service::records;
-    let rig = WatchRig::start().await;
+    let rig = WatchRig::start_on(store).await;
     let broken = |pk: &str, partition: String, sk: &str| Item {
         key: ItemKey::new(pk, "X"),
         version: 1,
@@ -250,4 +259,46 @@ async fn one_undecodable_record_stops_nobody_else() {
     for id in &ids {
         assert!(rig.bus.types_of(id).contains(&"payout.settled".to_owned()));
     }
+}
+
+/// An organization's tolerance that cannot be scaled to atomic units (a record written around
+/// `payouts-admin`'s checks) holds its payouts: a short transfer is neither settled as "within
+/// any tolerance" nor failed; fixing the tolerance lets the next sweep judge it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unscalable_tolerance_settles_nothing() {
+    use payouts::domain::org::Organization;
+    use payouts::ports::store::{Condition, WriteOp};
+    use payouts::service::records;
+    let rig = WatchRig::start().await;
+    let store = &rig.h.app.store;
+    let org_key = records::org_key(&rig.h.tenant.org);
+    let item = store.get(std::slice::from_ref(&org_key)).await.unwrap().pop().flatten().unwrap();
+    let mut org: Organization = records::decode(&item).unwrap();
+    org.amount_tolerance = rust_decimal::Decimal::MAX;
+    store
+        .write(vec![WriteOp::Put { item: records::org_item(&org, item.version + 1).unwrap(), condition: Some(Condition::Version(item.version)) }])
+        .await
+        .unwrap();
+
+    let tx = rig.pay(rig.usdc, rig.account(2), AMOUNT / 2).await;
+    let id = rig.executed_payout(Chain::Base, "USDC", &rig.evm(rig.account(2)), AMOUNT, &tx).await;
+    rig.sweep().await;
+    rig.mine_to(rig.head().await + BASE_CONFIRMATIONS).await;
+    let report = rig.sweep().await;
+    assert!(report.deferred.iter().any(|held| held.as_str() == id), "{report:?}");
+    assert_eq!(rig.status(&id).await, "executed", "neither settled nor failed");
+    assert!(rig.settlements_of(&id).await.is_empty());
+
+    let item = store.get(std::slice::from_ref(&org_key)).await.unwrap().pop().flatten().unwrap();
+    org.amount_tolerance = rust_decimal::Decimal::ZERO;
+    store
+        .write(vec![WriteOp::Put { item: records::org_item(&org, item.version + 1).unwrap(), condition: Some(Condition::Version(item.version)) }])
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        rig.advance(60);
+        rig.sweep().await;
+    }
+    let intent = rig.payout(&id).await;
+    assert_eq!((intent["status"].as_str(), intent["failure_reason"].as_str()), (Some("failed"), Some("amount_mismatch")), "{intent}");
 }

@@ -621,3 +621,53 @@ async fn a_new_endpoint_gets_past_events_since_backfill_since_on_both_stores() {
         }
     }
 }
+
+/// A record that does not decode (a variant a later deploy added, a hand edit) among the
+/// endpoints of an organization or among the due deliveries is skipped and left alone: the other
+/// endpoints still get the event, and another organization's due retry is still sent.
+#[tokio::test]
+async fn one_undecodable_endpoint_or_delivery_stops_nobody_else_on_both_stores() {
+    use payouts::ports::store::{IndexKey, Item, ItemKey, WriteOp};
+    use payouts::service::records;
+    for h in [Harness::embedded().await, Harness::dynamodb().await] {
+        let broken = |pk: &str, slot: usize, partition: String| {
+            let mut indexes = [None, None, None, None];
+            indexes[slot] = Some(IndexKey { pk: partition, sk: "00000000000000000000#x".to_owned() });
+            Item {
+                key: ItemKey::new(pk, "X"),
+                version: 1,
+                expires_at: None,
+                indexes,
+                attrs: Default::default(),
+                body: "{\"status\": \"from-the-future\"".to_owned(),
+            }
+        };
+        let receiver = Receiver::start().await;
+        create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+        let other = h.tenant(Plan::Enterprise).await;
+        let flaky = Receiver::start_with(vec![Answer::status(503)], Answer::status(200)).await;
+        create_endpoint(&h, &other.sandbox, &flaky.url, &["payout.created"]).await;
+        let items = vec![
+            // Sorted first in the organization's endpoints and in the due partition.
+            broken("WE#we_000000000000000000000000", 0, records::endpoints_of(&h.tenant.org, payouts::domain::chain::Environment::Sandbox)),
+            broken("DEL#we_000000000000000000000000#evt_0", 2, records::DUE_PARTITION.to_owned()),
+        ];
+        h.app.store.write(items.into_iter().map(|item| WriteOp::Put { item, condition: None }).collect()).await.unwrap();
+
+        let d = dispatcher(&h, "0,5s", Duration::from_secs(5));
+        let report = d.dispatch_event(&created_event(&h, &h.tenant.sandbox).await).await.unwrap();
+        assert_eq!((report.deliveries_created, report.succeeded), (1, 1), "the readable endpoint got it: {report:?}");
+        assert_eq!(receiver.received().len(), 1);
+
+        let report = d.dispatch_event(&created_event(&h, &other.sandbox).await).await.unwrap();
+        assert_eq!((report.attempts, report.succeeded), (1, 0), "the first attempt answered 503");
+        h.clock.advance(chrono::Duration::seconds(6));
+        let report = d.run_due(100).await.unwrap();
+        assert_eq!((report.attempts, report.succeeded, report.errors), (1, 1, 0), "the retry went out past the broken record: {report:?}");
+        assert_eq!(flaky.received().len(), 2);
+        // The broken records are left for an operator, untouched.
+        let kept =
+            h.app.store.get(&[ItemKey::new("WE#we_000000000000000000000000", "X"), ItemKey::new("DEL#we_000000000000000000000000#evt_0", "X")]).await.unwrap();
+        assert!(kept.iter().all(|item| item.as_ref().is_some_and(|item| item.version == 1)));
+    }
+}

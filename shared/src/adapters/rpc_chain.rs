@@ -672,7 +672,10 @@ fn parse_transfer_log(chain: Chain, position: usize, log: &serde_json::Map<Strin
     if *topic0 != transfer_topic() || data.len() != 32 {
         return Ok(None);
     }
-    Ok(Some(TransferLog { log_index, token_contract: address, from: word_address(from_word), to: word_address(to_word), amount: word_amount(&data) }))
+    // An address topic is 12 zero bytes and the address: anything else in them is not an
+    // ERC-20 transfer of the address in the low bytes (a contract may emit such a log on purpose).
+    let (Some(from), Some(to)) = (word_address(from_word), word_address(to_word)) else { return Ok(None) };
+    Ok(Some(TransferLog { log_index, token_contract: address, from, to, amount: word_amount(&data) }))
 }
 
 /// An `eth_getLogs` answer: every ERC-20 transfer log, with its transaction and block.
@@ -692,11 +695,15 @@ fn parse_logs(chain: Chain, value: &Value) -> Result<Vec<LoggedTransfer>, String
     Ok(transfers)
 }
 
-/// The address in an indexed topic: its last 20 bytes.
-fn word_address(word: &[u8; 32]) -> [u8; 20] {
+/// The address in an indexed topic: its last 20 bytes, when the 12 before them are zero.
+fn word_address(word: &[u8; 32]) -> Option<[u8; 20]> {
+    let (padding, account) = word.split_at(12);
+    if padding.iter().any(|b| *b != 0) {
+        return None;
+    }
     let mut address = [0u8; 20];
-    address.copy_from_slice(&word[12..]);
-    address
+    address.copy_from_slice(account);
+    Some(address)
 }
 
 /// A uint256 data word as u128 (`None` when it does not fit).

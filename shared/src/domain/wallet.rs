@@ -70,6 +70,18 @@ pub enum ProofMethod {
     Skipped,
 }
 
+impl ProofMethod {
+    /// Its API value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProofMethod::Eip191 => "eip191",
+            ProofMethod::TronMessage => "tron_message",
+            ProofMethod::Eip1271 => "eip1271",
+            ProofMethod::Skipped => "skipped",
+        }
+    }
+}
+
 /// Which transfers may settle an organization's payouts, per environment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

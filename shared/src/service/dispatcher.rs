@@ -59,6 +59,8 @@ pub struct DispatchReport {
     pub attempts: usize,
     pub succeeded: usize,
     pub failed_for_good: usize,
+    /// Deliveries of a due run that could not be attempted (logged; tried again next run).
+    pub errors: usize,
 }
 
 impl DispatchReport {
@@ -67,6 +69,7 @@ impl DispatchReport {
         self.attempts += other.attempts;
         self.succeeded += other.succeeded;
         self.failed_for_good += other.failed_for_good;
+        self.errors += other.errors;
     }
 }
 
@@ -131,10 +134,9 @@ impl Dispatcher {
         let query = IndexQuery { limit: BACKFILLS_PER_RUN, ..IndexQuery::partition(IndexName::Gsi2, records::BACKFILL_PARTITION, false, now.timestamp()) };
         let mut report = DispatchReport::default();
         for item in self.app.store.query(&query).await? {
-            match decode::<WebhookEndpoint>(&item) {
-                Ok(endpoint) => self.backfill(endpoint, item.version, &mut report).await?,
-                // One bad record must not hold up the other endpoints' backfills.
-                Err(error) => tracing::error!(key = ?item.key, error = %error, "an endpoint record does not decode; its backfill is skipped"),
+            // One bad record must not hold up the other endpoints' backfills.
+            if let Some(endpoint) = records::decode_or_skip::<WebhookEndpoint>(&item, "webhook endpoint") {
+                self.backfill(endpoint, item.version, &mut report).await?;
             }
         }
         Ok(report)
@@ -155,13 +157,7 @@ impl Dispatcher {
             let page = self.app.store.query(&query).await?;
             for item in &page {
                 backfill.resume_after = item.index(IndexName::Gsi1).map(|key| key.sk.clone());
-                let event: Event = match decode(item) {
-                    Ok(event) => event,
-                    Err(error) => {
-                        tracing::error!(key = ?item.key, error = %error, "an event record does not decode; the backfill passes it");
-                        continue;
-                    }
-                };
+                let Some(event) = records::decode_or_skip::<Event>(item, "event") else { continue };
                 if endpoint.events.contains(&event.event_type) {
                     if !backfill.has_room() {
                         finished = true;
@@ -199,7 +195,8 @@ impl Dispatcher {
         let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&event.org_id, event.environment), false, self.app.now().timestamp());
         let mut endpoints = Vec::new();
         for item in read_all(self.app.store.as_ref(), query).await? {
-            let endpoint: WebhookEndpoint = decode(&item)?;
+            // An endpoint that cannot be read gets nothing until repaired; the others get theirs.
+            let Some(endpoint) = records::decode_or_skip::<WebhookEndpoint>(&item, "webhook endpoint") else { continue };
             if endpoint.wants(event.event_type) {
                 endpoints.push(endpoint);
             }
@@ -225,8 +222,13 @@ impl Dispatcher {
         };
         let mut report = DispatchReport::default();
         for item in self.app.store.query(&query).await? {
-            let delivery: Delivery = decode(&item)?;
-            self.run_attempt(&delivery.webhook_id, &delivery.event_id, false, &mut report).await?;
+            let Some(delivery) = records::decode_or_skip::<Delivery>(&item, "delivery") else { continue };
+            // One delivery that cannot be attempted (its records unreadable, a write refused)
+            // never holds up the others of the run; it stays due and is tried again next run.
+            if let Err(error) = self.run_attempt(&delivery.webhook_id, &delivery.event_id, false, &mut report).await {
+                tracing::error!(delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, event_id = %delivery.event_id, error = %error, "delivery attempt failed; the run goes on");
+                report.errors += 1;
+            }
         }
         Ok(report)
     }
@@ -326,7 +328,7 @@ impl Dispatcher {
         }
         tracing::info!(
             delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, event_id = %delivery.event_id,
-            attempt = delivery.attempts.len(), status_code = ?outcome.status, error = ?outcome.error, outcome = ?delivery.status,
+            attempt = delivery.attempts.len(), status_code = outcome.status.map(u64::from), error = outcome.error.as_deref().unwrap_or(""), outcome = delivery.status.as_str(),
             "webhook attempt"
         );
         self.save(&delivery, version).await?;

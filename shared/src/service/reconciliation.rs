@@ -445,13 +445,9 @@ pub async fn run_job(app: &App) -> Result<JobReport, StoreError> {
     loop {
         let page = app.store.query(&query).await?;
         for item in &page {
-            let org: Organization = match decode(item) {
-                Ok(org) => org,
-                Err(error) => {
-                    tracing::error!(key = ?item.key, error = %error, "organization record does not decode; skipped");
-                    report.failed += 1;
-                    continue;
-                }
+            let Some(org) = records::decode_or_skip::<Organization>(item, "organization") else {
+                report.failed += 1;
+                continue;
             };
             for environment in Environment::ALL {
                 if !org.plan.allows(Feature::Reconciliation, environment) {

@@ -30,6 +30,7 @@ use crate::domain::org::{ApiKey, Organization};
 use crate::domain::payout::{PayoutIntent, PayoutStatus, ReferenceType};
 use crate::domain::time::{Timestamp, sort_key};
 use crate::domain::wallet::{SourceWallet, WalletStatus};
+use crate::metrics::{self, Metric};
 use crate::ports::store::{IndexKey, IndexPosition, Item, ItemKey, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -156,6 +157,27 @@ fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {
 /// Decodes an item's body into its record.
 pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_str(&item.body).map_err(|e| StoreError::Corrupt(format!("{:?}: {e}", item.key)))
+}
+
+/// A record a worker reads among many, decoded; `None` when it does not decode (a variant a
+/// later deploy added, a hand edit): logged with its key and the kind of fault, never its body,
+/// and counted ([`Metric::RecordsSkipped`], alarmed on), so one bad record never stops the work
+/// on the others. The record stays as it is, for an operator.
+pub fn decode_or_skip<T: DeserializeOwned>(item: &Item, kind: &'static str) -> Option<T> {
+    match serde_json::from_str(&item.body) {
+        Ok(record) => Some(record),
+        Err(error) => {
+            let fault = match error.classify() {
+                serde_json::error::Category::Io => "io",
+                serde_json::error::Category::Syntax => "syntax",
+                serde_json::error::Category::Data => "data",
+                serde_json::error::Category::Eof => "eof",
+            };
+            tracing::error!(pk = %item.key.pk, sk = %item.key.sk, record = kind, fault, column = error.column(), "record does not decode; skipped and left for an operator");
+            metrics::count(Metric::RecordsSkipped, &[], 1);
+            None
+        }
+    }
 }
 
 fn plain(key: ItemKey, version: u64, body: String) -> Item {

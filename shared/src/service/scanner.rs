@@ -203,8 +203,10 @@ impl Scanner {
                 .await?;
         let mut wallets = HashMap::with_capacity(items.len());
         for item in &items {
-            if let Some(account) = records::claimed_account(item) {
-                wallets.insert(account, decode::<WalletClaim>(item)?);
+            if let Some(account) = records::claimed_account(item)
+                && let Some(claim) = records::decode_or_skip::<WalletClaim>(item, "wallet address claim")
+            {
+                wallets.insert(account, claim);
             }
         }
         Ok(wallets)
@@ -319,12 +321,17 @@ impl Scanner {
         keys.sort();
         keys.dedup();
         let mut payout_keys = Vec::new();
+        // An unreadable claim or intent leaves its transfer unlinked (booked as sent by the
+        // wallet's organization, which the watcher may still book onto the intent), never the
+        // scan of every organization's wallets on this chain stopped.
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
-            payout_keys.push(records::payout_key(&decode::<TxClaim>(&item)?.payout_id));
+            if let Some(claim) = records::decode_or_skip::<TxClaim>(&item, "tx-hash claim") {
+                payout_keys.push(records::payout_key(&claim.payout_id));
+            }
         }
         let mut by_hash = HashMap::new();
         for item in self.app.store.get(&payout_keys).await?.into_iter().flatten() {
-            let intent: PayoutIntent = decode(&item)?;
+            let Some(intent) = records::decode_or_skip::<PayoutIntent>(&item, "payout intent") else { continue };
             if let Some(hash) = &intent.expected_tx_hash {
                 by_hash.insert(hash.to_string(), intent);
             }

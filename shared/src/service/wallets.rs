@@ -290,7 +290,7 @@ pub async fn verify(app: &App, secret: &ApiKeySecret, id: &str, body: &[u8]) -> 
         ];
         match app.store.write(ops).await {
             Ok(()) => {
-                tracing::info!(wallet_id = %verified.id, method = ?method, "source wallet verified");
+                tracing::info!(wallet_id = %verified.id, method = method.as_str(), "source wallet verified");
                 return Reply::json(200, &verified.view());
             }
             Err(error) if error.lost_race() => {

@@ -11,7 +11,7 @@
 //! Lambdas lose the version race and change nothing.
 
 use super::App;
-use super::records::{self, WalletClaim, decode, payout_item, settlement_item};
+use super::records::{self, WalletClaim, payout_item, settlement_item};
 use crate::config::FinalityPolicy;
 use crate::domain::address::TxHash;
 use crate::domain::chain::{Chain, Environment, TOKEN_DECIMALS};
@@ -32,9 +32,41 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-/// A record decoded, or `None` (logged as an error with its key) when it does not decode.
-fn decoded<T: serde::de::DeserializeOwned>(item: &crate::ports::store::Item) -> Option<T> {
-    decode::<T>(item).inspect_err(|error| tracing::error!(key = ?item.key, error = %error, "record does not decode; skipped")).ok()
+/// Why a payout's verification rules cannot be built: it then waits, never judged by a default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RulesHeld {
+    NoTokenContract,
+    UnreadableRecipient,
+    /// The organization's tolerance does not fit in atomic units: a tolerance read as "anything"
+    /// would settle any amount, one read as zero would fail honest ones.
+    UnscalableTolerance,
+}
+
+impl RulesHeld {
+    fn as_str(self) -> &'static str {
+        match self {
+            RulesHeld::NoTokenContract => "no_token_contract",
+            RulesHeld::UnreadableRecipient => "unreadable_recipient",
+            RulesHeld::UnscalableTolerance => "unscalable_tolerance",
+        }
+    }
+}
+
+/// A tolerance in atomic units (6 decimals), or `None` when it cannot be held exactly: too large,
+/// negative, or finer than one atomic unit.
+fn scaled_tolerance(tolerance: Decimal) -> Option<u128> {
+    let scaled = tolerance.checked_mul(Decimal::from(10u64.pow(TOKEN_DECIMALS)))?;
+    if scaled.is_sign_negative() || scaled.fract() != Decimal::ZERO {
+        return None;
+    }
+    u128::try_from(scaled.trunc().mantissa()).ok()
+}
+
+/// The verified wallets among a sweep's senders, and the senders whose claim does not decode.
+#[derive(Default)]
+struct Senders {
+    owners: HashMap<[u8; 20], WalletClaim>,
+    unreadable: HashSet<[u8; 20]>,
 }
 
 /// Published events marked per write (well under DynamoDB's 100 items per transaction).
@@ -122,7 +154,7 @@ impl Watcher {
         let keys: Vec<_> = ids.iter().map(records::payout_key).collect();
         let mut intents = Vec::new();
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
-            if let Some(intent) = decoded::<PayoutIntent>(&item) {
+            if let Some(intent) = records::decode_or_skip::<PayoutIntent>(&item, "payout intent") {
                 intents.push((intent, item.version));
             }
         }
@@ -189,7 +221,7 @@ impl Watcher {
                 }
                 // One record that does not decode (a manual edit, a newer writer) is skipped and
                 // reported; it never stops verification for every other intent.
-                if let Some(intent) = decoded::<PayoutIntent>(item) {
+                if let Some(intent) = records::decode_or_skip::<PayoutIntent>(item, "payout intent") {
                     intents.push((intent, item.version));
                 }
                 if intents.len() >= self.config.sweep_limit {
@@ -250,15 +282,27 @@ impl Watcher {
             }
         };
         let orgs = self.orgs(group.iter().map(|(intent, _)| intent.org_id.clone())).await?;
-        let senders = self.wallet_owners(environment, chain, snapshot.receipts.iter().flatten()).await?;
+        let Senders { owners: senders, unreadable } = self.wallet_owners(environment, chain, snapshot.receipts.iter().flatten()).await?;
         let now = self.app.now();
         let mut decided = Vec::with_capacity(group.len());
         for ((intent, version), receipt) in group.into_iter().zip(snapshot.receipts) {
             report.checked += 1;
-            let Some(rules) = self.rules(&intent, settings, &orgs, &senders) else {
-                tracing::error!(payout_id = %intent.id, "no token contract configured for this intent's chain and token");
+            // Whose wallet a sender is cannot be read: no verdict (a failure is as final as a
+            // settlement) until an operator repairs the record.
+            if receipt.as_ref().is_some_and(|receipt| receipt.transfers.iter().any(|t| unreadable.contains(&t.from))) {
+                tracing::error!(payout_id = %intent.id, "a sender's wallet claim does not decode; the payout waits");
                 report.deferred.push(intent.id);
                 continue;
+            }
+            let rules = match self.rules(&intent, settings, &orgs, &senders) {
+                Ok(rules) => rules,
+                // Fail closed: a payout whose rules cannot be built is never judged by a default.
+                Err(held) => {
+                    tracing::error!(payout_id = %intent.id, environment = %environment, chain = %chain, reason = held.as_str(), "payout not verified: its rules cannot be built");
+                    metrics::count(Metric::VerificationsHeld, &[("Environment", environment.as_str()), ("Chain", chain.as_str())], 1);
+                    report.deferred.push(intent.id);
+                    continue;
+                }
             };
             let verdict = decide(&intent, receipt.as_ref(), snapshot.head, snapshot.finalized, &rules, now);
             decided.push((intent, version, verdict, receipt, rules));
@@ -293,7 +337,7 @@ impl Watcher {
         let mut found = HashMap::new();
         for item in self.app.store.get(&keys).await?.into_iter().flatten() {
             // Unreadable: its intents get the environment's default policy (`registered` in live).
-            if let Some(org) = decoded::<Organization>(&item) {
+            if let Some(org) = records::decode_or_skip::<Organization>(&item, "organization") {
                 found.insert(org.id.clone(), org);
             }
         }
@@ -301,23 +345,24 @@ impl Watcher {
     }
 
     /// Which senders of these receipts' transfers are verified wallets, and whose (one read).
-    async fn wallet_owners<'a>(
-        &self,
-        environment: Environment,
-        chain: Chain,
-        receipts: impl Iterator<Item = &'a TxReceipt>,
-    ) -> Result<HashMap<[u8; 20], WalletClaim>, WatchError> {
+    async fn wallet_owners<'a>(&self, environment: Environment, chain: Chain, receipts: impl Iterator<Item = &'a TxReceipt>) -> Result<Senders, WatchError> {
         let mut senders: Vec<[u8; 20]> = receipts.flat_map(|receipt| receipt.transfers.iter().map(|t| t.from)).collect();
         senders.sort();
         senders.dedup();
         let keys: Vec<_> = senders.iter().map(|account| records::wallet_claim_key(environment, chain, account)).collect();
-        let mut owners = HashMap::new();
+        let mut found = Senders::default();
         for (account, item) in senders.into_iter().zip(self.app.store.get(&keys).await?) {
-            if let Some(item) = item {
-                owners.insert(account, decode::<WalletClaim>(&item)?);
+            let Some(item) = item else { continue };
+            match records::decode_or_skip::<WalletClaim>(&item, "wallet address claim") {
+                Some(claim) => {
+                    found.owners.insert(account, claim);
+                }
+                None => {
+                    found.unreadable.insert(account);
+                }
             }
         }
-        Ok(owners)
+        Ok(found)
     }
 
     /// Verdicts waiting for their block's time get it (one batched read of those blocks) and are
@@ -390,10 +435,17 @@ impl Watcher {
         keys.sort();
         keys.dedup();
         let mut booked: Booked = HashMap::new();
+        let mut unreadable = HashSet::new();
         if !keys.is_empty() {
             for item in self.app.store.get(&keys).await?.into_iter().flatten() {
-                let settlement: Settlement = decode(&item)?;
-                booked.insert(item.key.clone(), (settlement, item.version));
+                match records::decode_or_skip::<Settlement>(&item, "settlement") {
+                    Some(settlement) => {
+                        booked.insert(item.key.clone(), (settlement, item.version));
+                    }
+                    None => {
+                        unreadable.insert(item.key.clone());
+                    }
+                }
             }
         }
         let decided = decided
@@ -406,7 +458,16 @@ impl Watcher {
                     Some(holder) => holder == &intent.id,
                     None => settlement.org_id == intent.org_id,
                 };
+                // A transfer of this receipt is booked in a record that cannot be read: whose it
+                // is stays unknown, so no final verdict yet.
+                let blocked = intent.expected_tx_hash.as_ref().zip(receipt.as_ref()).is_some_and(|(hash, receipt)| {
+                    receipt.transfers.iter().any(|t| unreadable.contains(&records::settlement_key(environment, chain, hash, t.log_index)))
+                });
                 let verdict = match (holder, verdict) {
+                    (_, Verdict::Settle { .. } | Verdict::Fail { .. }) if blocked => {
+                        tracing::error!(payout_id = %intent.id, "a settlement of this transaction does not decode; the payout waits");
+                        Verdict::Wait
+                    }
                     (Some((settlement, _)), Verdict::Settle { confirmations, .. } | Verdict::Fail { confirmations, .. }) if !ours(settlement) => {
                         tracing::warn!(payout_id = %intent.id, "the transfer already settled another payout intent");
                         Verdict::Fail { reason: FailureReason::TransferAlreadySettled, transfer: None, confirmations, source_wallet: None }
@@ -425,18 +486,12 @@ impl Watcher {
         settings: &crate::config::ChainSettings,
         orgs: &HashMap<OrgId, Organization>,
         senders: &HashMap<[u8; 20], WalletClaim>,
-    ) -> Option<VerificationRules> {
-        let token_contract = settings.token_contracts.get(&intent.token)?.account_bytes()?;
-        let recipient = intent.recipient_address.account_bytes()?;
+    ) -> Result<VerificationRules, RulesHeld> {
+        let token_contract = settings.token_contracts.get(&intent.token).and_then(|contract| contract.account_bytes()).ok_or(RulesHeld::NoTokenContract)?;
+        let recipient = intent.recipient_address.account_bytes().ok_or(RulesHeld::UnreadableRecipient)?;
         let expected_amount = intent.amount_atomic.unwrap_or_else(|| intent.amount.to_atomic()).0;
         let org = orgs.get(&intent.org_id);
-        // Checked: a tolerance too large to scale accepts any amount rather than stopping the sweep.
-        let tolerance = org
-            .map(|org| org.amount_tolerance)
-            .unwrap_or_default()
-            .checked_mul(Decimal::from(10u64.pow(TOKEN_DECIMALS)))
-            .map(|scaled| u128::try_from(scaled.trunc().mantissa()).unwrap_or(0))
-            .unwrap_or(u128::MAX);
+        let tolerance = scaled_tolerance(org.map(|org| org.amount_tolerance).unwrap_or_default()).ok_or(RulesHeld::UnscalableTolerance)?;
         let mut own_wallets = HashMap::new();
         let mut foreign_wallets = HashSet::new();
         for (account, claim) in senders {
@@ -448,7 +503,7 @@ impl Watcher {
         }
         // An organization that cannot be read gets the environment's default policy.
         let policy = org.map(|org| org.sender_policy(intent.environment)).unwrap_or(SenderPolicy::default_for(intent.environment));
-        Some(VerificationRules {
+        Ok(VerificationRules {
             token_contract,
             recipient,
             expected_amount,
@@ -719,7 +774,7 @@ impl Watcher {
                         match self.app.store.write(vec![op.clone()]).await {
                             Ok(()) => marked += 1,
                             // Published twice is harmless; the next relay tries the mark again.
-                            Err(error) => tracing::debug!(key = ?op.key(), error = %error, "published, but not marked yet"),
+                            Err(error) => tracing::debug!(pk = %op.key().pk, error = %error, "published, but not marked yet"),
                         }
                     }
                 }
@@ -735,7 +790,7 @@ impl Watcher {
         let items = self.app.store.query(&query).await?;
         let mut events = Vec::with_capacity(items.len());
         for item in &items {
-            if let Some(event) = decoded::<Event>(item) {
+            if let Some(event) = records::decode_or_skip::<Event>(item, "event") {
                 events.push((event, item.version));
             }
         }
@@ -746,3 +801,6 @@ impl Watcher {
         Ok(published)
     }
 }
+
+#[cfg(test)]
+mod tests;

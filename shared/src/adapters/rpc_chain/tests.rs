@@ -58,6 +58,21 @@ fn receipts_keep_erc20_transfers_only() {
 }
 
 #[test]
+fn an_address_topic_with_dirty_upper_bytes_is_not_a_transfer() {
+    let hash = TxHash::parse(Chain::Base, HASH).unwrap();
+    let amount = format!("0x{:064x}", 500_000_000u64);
+    let clean = transfer_log("0x0", &amount, false);
+    for (topic, dirty) in
+        [(1, "0x0100000000000000000000001111111111111111111111111111111111111111"), (2, "0x0000000000000000000000ff2222222222222222222222222222222222222222")]
+    {
+        let mut log = transfer_log("0x1", &amount, false);
+        log["topics"][topic] = json!(dirty);
+        let parsed = parse_receipt(Chain::Base, &hash, &receipt(json!([clean.clone(), log]))).unwrap().unwrap();
+        assert_eq!(parsed.transfers.iter().map(|t| t.log_index).collect::<Vec<_>>(), [0], "topic {topic}: only the clean log is a transfer");
+    }
+}
+
+#[test]
 fn null_is_not_found_and_anything_else_incomplete_is_an_error() {
     let hash = TxHash::parse(Chain::Tron, HASH).unwrap();
     assert_eq!(parse_receipt(Chain::Tron, &hash, &Value::Null), Ok(None));
