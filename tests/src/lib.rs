@@ -280,8 +280,14 @@ impl Harness {
         read_all(self.app.store.as_ref(), query).await.unwrap().iter().map(|item| records::decode(item).unwrap()).collect()
     }
 
-    /// Event records not yet marked published (the `OUTBOX` partition), oldest first.
+    /// The events not yet on the bus, oldest first.
     pub async fn outbox(&self) -> Vec<Event> {
+        self.outbox_entries().await.into_iter().filter(|event| event.published_at.is_none()).collect()
+    }
+
+    /// Everything in the outbox index: unpublished events, and published ones the dispatcher has
+    /// not fanned out yet (which the relay publishes again when due).
+    pub async fn outbox_entries(&self) -> Vec<Event> {
         self.records(IndexName::Gsi3, records::OUTBOX_PARTITION.into()).await
     }
 

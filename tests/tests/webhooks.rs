@@ -671,3 +671,106 @@ async fn one_undecodable_endpoint_or_delivery_stops_nobody_else_on_both_stores()
         assert!(kept.iter().all(|item| item.as_ref().is_some_and(|item| item.version == 1)));
     }
 }
+
+/// A store whose first `failures` writes of a delivery record fail as "unavailable" (a few
+/// minutes of DynamoDB trouble seen by the dispatcher only).
+struct FailingDeliveryWrites {
+    inner: Arc<dyn payouts::ports::store::Store>,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl payouts::ports::store::Store for FailingDeliveryWrites {
+    async fn get(&self, keys: &[payouts::ports::store::ItemKey]) -> Result<Vec<Option<payouts::ports::store::Item>>, payouts::ports::store::StoreError> {
+        self.inner.get(keys).await
+    }
+    async fn write(&self, ops: Vec<payouts::ports::store::WriteOp>) -> Result<(), payouts::ports::store::StoreError> {
+        use std::sync::atomic::Ordering;
+        let delivery = ops.iter().any(|op| op.key().pk.starts_with("DEL#"));
+        if delivery && self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(payouts::ports::store::StoreError::Unavailable("injected: the table is throttling".into()));
+        }
+        self.inner.write(ops).await
+    }
+    async fn query(&self, query: &payouts::ports::store::IndexQuery) -> Result<Vec<payouts::ports::store::Item>, payouts::ports::store::StoreError> {
+        self.inner.query(query).await
+    }
+}
+
+/// The bus and its rule as AWS runs them: each published event invokes the dispatcher, and a
+/// failed invocation is retried twice (Lambda's asynchronous retries), then given up.
+struct InvokingBus {
+    dispatcher: Dispatcher,
+    invocations: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl payouts::ports::bus::EventBus for InvokingBus {
+    async fn publish(&self, events: &[Event]) -> Result<Vec<payouts::domain::ids::EventId>, payouts::ports::bus::BusError> {
+        for event in events {
+            for _ in 0..3 {
+                self.invocations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if self.dispatcher.dispatch_event(event).await.is_ok() {
+                    break;
+                }
+            }
+        }
+        Ok(events.iter().map(|event| event.id.clone()).collect())
+    }
+}
+
+/// The dispatcher fails all three invocations for an event (its delivery cannot be written):
+/// the event stays in the outbox, the relay publishes it again after REPUBLISH_AFTER, and the
+/// receiver gets it once, with no DLQ redrive or any other manual step.
+#[tokio::test]
+async fn an_event_whose_fan_out_failed_every_retry_is_republished_and_delivered_on_both_stores() {
+    use payouts::service::watcher::{Watcher, WatcherConfig};
+    for h in [Harness::embedded().await, Harness::dynamodb().await] {
+        let receiver = Receiver::start().await;
+        create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+        let flaky = payouts::service::App { store: Arc::new(FailingDeliveryWrites { inner: h.app.store.clone(), failures: 3.into() }), ..h.app.clone() };
+        let mut dispatcher = dispatcher(&h, "0,5s", Duration::from_secs(5));
+        dispatcher.app = flaky;
+        let bus = Arc::new(InvokingBus { dispatcher, invocations: 0.into() });
+        let watcher = Watcher::new(h.app.clone(), bus.clone(), Default::default(), WatcherConfig::default());
+        let payout = h.create(&h.tenant.sandbox, &guide_body()).await.id();
+
+        assert_eq!(watcher.relay_outbox().await.unwrap(), 1);
+        assert_eq!(bus.invocations.load(std::sync::atomic::Ordering::SeqCst), 3, "the first invocation and Lambda's two retries");
+        assert!(receiver.received().is_empty());
+        let waiting = h.outbox_entries().await;
+        assert_eq!(waiting.iter().map(|e| e.subject_id.as_str()).collect::<Vec<_>>(), [payout.as_str()], "published, still waiting for its fan-out");
+        assert!(waiting[0].published_at.is_some() && waiting[0].fanned_out_at.is_none());
+
+        // Not before REPUBLISH_AFTER: the original invocation's retries may still be under way.
+        h.clock.advance(chrono::Duration::minutes(4));
+        assert_eq!(watcher.relay_outbox().await.unwrap(), 0);
+        h.clock.advance(chrono::Duration::minutes(2));
+        // (Its mark as published again loses to the fan-out's acknowledgement, made meanwhile.)
+        watcher.relay_outbox().await.unwrap();
+        assert_eq!(bus.invocations.load(std::sync::atomic::Ordering::SeqCst), 4, "republished, and dispatched at the first try");
+        let got = receiver.received();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].json()["data"]["id"], json!(payout));
+        assert!(h.outbox_entries().await.is_empty(), "fanned out: out of the outbox for good");
+        let stored = h.events_of(payouts::domain::chain::Environment::Sandbox, &payout).await;
+        assert!(stored[0].fanned_out_at.is_some());
+
+        // A duplicate publish later sends nothing twice, and nothing is republished again.
+        h.clock.advance(chrono::Duration::minutes(10));
+        watcher.relay_outbox().await.unwrap();
+        assert_eq!(bus.invocations.load(std::sync::atomic::Ordering::SeqCst), 4, "not republished again");
+        assert_eq!(bus.dispatcher.dispatch_event(&stored[0]).await.unwrap().deliveries_created, 0);
+        assert_eq!(receiver.received().len(), 1);
+    }
+}
+
+/// A claim outlasts the slowest attempt the sender allows, so a second worker never takes over a
+/// delivery whose first attempt is still running.
+#[tokio::test]
+async fn the_claim_on_a_delivery_outlasts_the_attempt_timeout() {
+    let h = Harness::embedded().await;
+    assert_eq!(dispatcher(&h, "0", Duration::from_secs(5)).lease(), chrono::Duration::seconds(60), "at least a minute");
+    assert_eq!(dispatcher(&h, "0", Duration::from_secs(120)).lease(), chrono::Duration::seconds(150));
+    assert_eq!(dispatcher(&h, "0", Duration::from_secs(900)).lease(), chrono::Duration::seconds(930), "the longest timeout the sender takes");
+}

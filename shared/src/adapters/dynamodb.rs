@@ -353,6 +353,13 @@ impl DynamoDbStore {
     }
 
     async fn write_one(&self, position: usize, op: WriteOp) -> Result<(), StoreError> {
+        // A conditional put or delete goes as a one-item transaction: if its response is lost,
+        // the SDK's retry carries the same ClientRequestToken and DynamoDB answers it as the
+        // write already made, where a plain PutItem retried would fail its own condition (a
+        // claim reported lost, a create answered 409). It costs twice the write units.
+        if matches!(op, WriteOp::Put { condition: Some(_), .. } | WriteOp::Delete { condition: Some(_), .. }) {
+            return self.transact(vec![op]).await;
+        }
         let OpExpressions { update, text, names, values } = op_expressions(&op);
         let condition_failed = || StoreError::ConditionFailed { failed: vec![position] };
         match op {
@@ -370,6 +377,8 @@ impl DynamoDbStore {
                 match result {
                     Ok(_) => Ok(()),
                     Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(condition_failed()),
+                    // The item is in another request's transaction at this moment: a race to retry.
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_conflict_exception()) => Err(StoreError::Contention),
                     Err(e) => Err(unavailable("PutItem", &e)),
                 }
             }
@@ -387,6 +396,7 @@ impl DynamoDbStore {
                 match result {
                     Ok(_) => Ok(()),
                     Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(condition_failed()),
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_conflict_exception()) => Err(StoreError::Contention),
                     Err(e) => Err(unavailable("DeleteItem", &e)),
                 }
             }

@@ -94,14 +94,39 @@ impl std::fmt::Debug for HttpWebhookSender {
 
 /// How an attempt ended, before timing is added.
 enum Attempt {
-    /// Not sent: the destination (or the request) is not allowed.
+    /// Not sent: the URL (as written) or the request is not allowed. The reason is about what the
+    /// merchant wrote, so it is recorded as is.
     Refused(String),
-    /// Sent (or tried to), and no response arrived.
-    Failed(String),
+    /// Not sent: the name resolves to an address its environment may not use. Recorded as a
+    /// plain connection failure (the detail goes to the operator's log only), so an endpoint
+    /// cannot be used to learn what a name resolves to.
+    RefusedAddress(String),
+    /// Sent (or tried to), and no response arrived: what the merchant is told, and the detail
+    /// for the operator's log.
+    Failed(Failure, String),
     Answered {
         status: u16,
         retry_after: Option<Duration>,
     },
+}
+
+/// Why no response arrived, as recorded on the delivery: no address, resolver answer or
+/// library text, which would make the service a port-scan and DNS oracle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Timeout,
+    Connection,
+    Tls,
+}
+
+impl Failure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::Connection => "connection failed",
+            Failure::Tls => "TLS error",
+        }
+    }
 }
 
 impl HttpWebhookSender {
@@ -133,7 +158,7 @@ impl HttpWebhookSender {
 
     async fn attempt(&self, request: &WebhookRequest, deadline: Instant) -> Attempt {
         let environment = request.environment;
-        let timed_out = || Attempt::Failed(format!("timeout: no response within {:?}", self.options.timeout));
+        let timed_out = || Attempt::Failed(Failure::Timeout, format!("no response within {:?}", self.options.timeout));
 
         let (url, host) = match webhook::check_endpoint_url(&request.url, environment) {
             Ok(checked) => checked,
@@ -152,6 +177,7 @@ impl HttpWebhookSender {
             EndpointHost::Address(ip) => {
                 let class = webhook::classify(ip);
                 if !self.address_allowed(class, environment) {
+                    // An address written in the URL: the merchant sees it already.
                     return Attempt::Refused(format!("endpoint refused: {environment} endpoints may not use a {class} address"));
                 }
                 PinnedResolver::default()
@@ -159,15 +185,15 @@ impl HttpWebhookSender {
             EndpointHost::Name(name) => {
                 let addrs = match timeout_at(deadline, self.resolver.lookup(&name, port)).await {
                     Err(_) => return timed_out(),
-                    Ok(Err(error)) => return Attempt::Failed(clip(format!("DNS lookup of {name} failed: {error}"))),
-                    Ok(Ok(addrs)) if addrs.is_empty() => return Attempt::Failed(format!("DNS lookup of {name} returned no addresses")),
+                    Ok(Err(error)) => return Attempt::Failed(Failure::Connection, clip(format!("DNS lookup of {name} failed: {error}"))),
+                    Ok(Ok(addrs)) if addrs.is_empty() => return Attempt::Failed(Failure::Connection, format!("DNS lookup of {name} returned no addresses")),
                     Ok(Ok(addrs)) => addrs,
                 };
                 // Every answer must pass: which one a connection would use is not ours to pick.
                 for addr in &addrs {
                     let class = webhook::classify(addr.ip());
                     if !self.address_allowed(class, environment) {
-                        return Attempt::Refused(format!(
+                        return Attempt::RefusedAddress(format!(
                             "endpoint refused: {name} resolves to {}, a {class} address, which {environment} endpoints may not use",
                             addr.ip()
                         ));
@@ -194,14 +220,17 @@ impl HttpWebhookSender {
             .build()
         {
             Ok(client) => client,
-            Err(error) => return Attempt::Failed(clip(format!("cannot build the HTTP client: {}", error_chain(&error)))),
+            Err(error) => return Attempt::Failed(Failure::Connection, clip(format!("cannot build the HTTP client: {}", error_chain(&error)))),
         };
 
         let sending = client.post(url).headers(headers).body(request.body.clone()).send();
         let mut response = match timeout_at(deadline, sending).await {
             Err(_) => return timed_out(),
             Ok(Err(error)) if error.is_timeout() => return timed_out(),
-            Ok(Err(error)) => return Attempt::Failed(describe(&error)),
+            Ok(Err(error)) => {
+                let (failure, detail) = describe(&error);
+                return Attempt::Failed(failure, detail);
+            }
             Ok(Ok(response)) => response,
         };
         let status = response.status().as_u16();
@@ -243,15 +272,28 @@ impl HttpWebhookSender {
 
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
+    fn attempt_timeout(&self) -> Duration {
+        self.options.timeout
+    }
+
     async fn send(&self, request: &WebhookRequest) -> AttemptOutcome {
         let started = Instant::now();
         let attempt = self.attempt(request, started + self.options.timeout).await;
         let latency = started.elapsed();
+        let failed = |error: &str, detail: String, refused_before_connect| AttemptOutcome {
+            status: None,
+            latency,
+            error: Some(error.to_owned()),
+            detail: Some(detail),
+            retry_after: None,
+            refused_before_connect,
+        };
         match attempt {
-            Attempt::Refused(reason) => AttemptOutcome { status: None, latency, error: Some(reason), retry_after: None, refused_before_connect: true },
-            Attempt::Failed(error) => AttemptOutcome { status: None, latency, error: Some(error), retry_after: None, refused_before_connect: false },
+            Attempt::Refused(reason) => failed(&reason, reason.clone(), true),
+            Attempt::RefusedAddress(detail) => failed(Failure::Connection.as_str(), detail, true),
+            Attempt::Failed(failure, detail) => failed(failure.as_str(), detail, false),
             Attempt::Answered { status, retry_after } => {
-                AttemptOutcome { status: Some(status), latency, error: None, retry_after, refused_before_connect: false }
+                AttemptOutcome { status: Some(status), latency, error: None, detail: None, retry_after, refused_before_connect: false }
             }
         }
     }
@@ -274,10 +316,14 @@ impl reqwest::dns::Resolve for PinnedResolver {
     }
 }
 
-/// An error's text without the URL: reqwest's own message names it, its causes do not.
-fn describe(error: &reqwest::Error) -> String {
+/// What failed, and the error's text without the URL (reqwest's own message names it, its
+/// causes do not) for the operator's log.
+fn describe(error: &reqwest::Error) -> (Failure, String) {
+    let chain = error_chain(error);
+    let lower = chain.to_ascii_lowercase();
+    let failure = if ["tls", "certificate", "handshake", "alert"].iter().any(|word| lower.contains(word)) { Failure::Tls } else { Failure::Connection };
     let kind = if error.is_connect() { "connection failed" } else { "request failed" };
-    clip(format!("{kind}: {}", error_chain(error)))
+    (failure, clip(format!("{kind}: {chain}")))
 }
 
 /// The causes of an error joined with `: ` (the outermost message left out: for reqwest it holds

@@ -112,9 +112,30 @@ pub struct Event {
     pub data: Box<serde_json::value::RawValue>,
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
-    /// Set once the event is on the bus; unpublished events are picked up again by sweeps.
+    /// When the event was last put on the bus; unpublished events are picked up by sweeps.
     #[serde(default, with = "time::rfc3339::option")]
     pub published_at: Option<Timestamp>,
+    /// When the webhook dispatcher had created every delivery of the event. Until then the event
+    /// stays in the outbox and is published again [`REPUBLISH_AFTER`] after each publish, so a
+    /// dispatcher that failed every retry of its invocation loses nothing.
+    #[serde(default, with = "time::rfc3339::option")]
+    pub fanned_out_at: Option<Timestamp>,
+}
+
+/// How long a published event may wait for the dispatcher to fan it out before the relay
+/// publishes it again: past Lambda's own retries of a failed invocation (about 1 and 2 minutes
+/// later), so a republish is for a fan-out that was given up, not one still under way.
+pub const REPUBLISH_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
+impl Event {
+    /// When the relay should (next) publish it: at once until published, then
+    /// [`REPUBLISH_AFTER`] the last publish; `None` once fanned out.
+    pub fn publish_due_at(&self) -> Option<Timestamp> {
+        if self.fanned_out_at.is_some() {
+            return None;
+        }
+        Some(self.published_at.map_or(self.created_at, |published| published + REPUBLISH_AFTER))
+    }
 }
 
 impl Event {
@@ -128,7 +149,18 @@ impl Event {
     ) -> Result<Event, serde_json::Error> {
         let data = serde_json::value::to_raw_value(data)?;
         let payout_id = PayoutId::parse(&subject_id);
-        Ok(Event { id: EventId::generate(), event_type, org_id, environment, subject_id, payout_id, data, created_at: now, published_at: None })
+        Ok(Event {
+            id: EventId::generate(),
+            event_type,
+            org_id,
+            environment,
+            subject_id,
+            payout_id,
+            data,
+            created_at: now,
+            published_at: None,
+            fanned_out_at: None,
+        })
     }
 
     /// The public shape, also the webhook delivery body: `{event_id, type, data, created_at}`.

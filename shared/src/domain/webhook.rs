@@ -569,6 +569,11 @@ pub fn check_endpoint_url(url: &str, environment: Environment) -> Result<(url::U
     if parsed.port() == Some(0) {
         return Err("the URL's port must not be 0".to_owned());
     }
+    // Live deliveries go to https's own port only, so no one can point the service at another
+    // port of some host to learn what listens there (`port()` is `None` for the default 443).
+    if environment == Environment::Live && parsed.port().is_some() {
+        return Err("live endpoints must use port 443, the https default".to_owned());
+    }
     // For http(s) the URL standard has already turned every IPv4 spelling into dotted decimal and
     // put IPv6 literals in brackets, so reading `host_str` back is exact.
     let host = match parsed.host_str() {

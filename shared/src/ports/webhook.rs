@@ -22,8 +22,13 @@ pub struct AttemptOutcome {
     /// The HTTP status, when a response arrived.
     pub status: Option<u16>,
     pub latency: Duration,
-    /// Why there was no (successful) response: timeout, connection error, refused address, …
+    /// Why there was no response, as recorded on the delivery for the merchant: `timeout`,
+    /// `connection failed`, `TLS error`, or why the URL as written is refused. Never an address
+    /// or resolver answer.
     pub error: Option<String>,
+    /// The same with its details (the library's error, what a name resolved to), for the
+    /// operator's log only.
+    pub detail: Option<String>,
     /// The receiver's `Retry-After`, when it sent one (seconds or HTTP date).
     pub retry_after: Option<Duration>,
     /// True when the request was refused before any connection (e.g. a forbidden address).
@@ -39,4 +44,8 @@ impl AttemptOutcome {
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
     async fn send(&self, request: &WebhookRequest) -> AttemptOutcome;
+
+    /// The longest one [`WebhookSender::send`] takes (it gives up then): the dispatcher's claim
+    /// on a delivery lasts longer.
+    fn attempt_timeout(&self) -> Duration;
 }

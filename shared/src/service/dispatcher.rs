@@ -6,8 +6,8 @@
 //! lease), so the retry queue, the due sweep and a manual replay never send it twice at once;
 //! a crash mid-attempt only delays it until the lease runs out.
 
-use super::App;
 use super::records::{self, decode};
+use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::endpoint::{Attempt, Delivery, DeliveryStatus, EndpointStatus, WebhookEndpoint};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -22,8 +22,11 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// How long a claimed attempt holds its delivery (longer than the sender's timeout).
-const LEASE_SECONDS: i64 = 60;
+/// The shortest time a claimed attempt holds its delivery.
+const MIN_LEASE: Duration = Duration::seconds(60);
+/// How much longer than the sender's whole-attempt timeout a claim holds (signing, recording
+/// the outcome), so a slow attempt is never taken over by a second one while it still runs.
+const LEASE_MARGIN: Duration = Duration::seconds(30);
 /// Endpoints a sweep backfills, and pages of 100 events it reads for each: a run replays at most
 /// 25 × 500 events, so the 10,000 of one endpoint take about twenty minutes of sweeps.
 const BACKFILLS_PER_RUN: usize = 25;
@@ -86,12 +89,48 @@ impl Dispatcher {
                 created.push(endpoint.id);
             }
         }
+        // Only now does the event leave the outbox: had anything above failed, the relay would
+        // publish it again (and this run would find the deliveries made so far).
+        self.acknowledge_fan_out(&event.id).await?;
         // Every delivery exists (and is due) before the first attempt: if this run is cut short,
         // the retry path and the due sweep still find all of them.
         for webhook_id in created {
             self.run_attempt(&webhook_id, &event.id, false, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// How long a claim holds a delivery: derived from the sender's attempt timeout, never
+    /// shorter than it.
+    pub fn lease(&self) -> Duration {
+        let timeout = Duration::from_std(self.sender.attempt_timeout()).unwrap_or(Duration::minutes(15));
+        (timeout + LEASE_MARGIN).max(MIN_LEASE)
+    }
+
+    /// Records on the event that its deliveries exist, which takes it out of the outbox. A
+    /// concurrent republish (the relay's mark) is read again and the acknowledgement retried.
+    async fn acknowledge_fan_out(&self, event_id: &EventId) -> Result<(), StoreError> {
+        let key = records::event_key(event_id);
+        for _ in 0..COMMIT_ATTEMPTS {
+            // An event that is not stored (or no longer readable) has no outbox entry to end.
+            let Some(item) = self.app.store.get(std::slice::from_ref(&key)).await?.pop().flatten() else { return Ok(()) };
+            let Some(mut event) = records::decode_or_skip::<Event>(&item, "event") else { return Ok(()) };
+            if event.fanned_out_at.is_some() {
+                return Ok(());
+            }
+            let now = self.app.now();
+            event.fanned_out_at = Some(now);
+            // It reached the dispatcher, so it was published, whether or not the relay's mark
+            // got in first.
+            event.published_at.get_or_insert(now);
+            let op = WriteOp::Put { item: records::event_item(&event, item.version + 1)?, condition: Some(Condition::Version(item.version)) };
+            match self.app.store.write(vec![op]).await {
+                Ok(()) => return Ok(()),
+                Err(error) if error.lost_race() => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(StoreError::Contention)
     }
 
     /// The delivery of `event` to an endpoint, due now; `false` if it exists already (the
@@ -263,7 +302,7 @@ impl Dispatcher {
         // Claim: push the due time out by a lease; a concurrent attempt loses this race.
         let mut version = delivery_item.version;
         delivery.status = DeliveryStatus::Pending;
-        delivery.next_attempt_at = Some(now + Duration::seconds(LEASE_SECONDS));
+        delivery.next_attempt_at = Some(now + self.lease());
         delivery.updated_at = now;
         let claim = WriteOp::Put { item: records::delivery_item(&delivery, version + 1)?, condition: Some(Condition::Version(version)) };
         match self.app.store.write(vec![claim]).await {
@@ -328,7 +367,8 @@ impl Dispatcher {
         }
         tracing::info!(
             delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, event_id = %delivery.event_id,
-            attempt = delivery.attempts.len(), status_code = outcome.status.map(u64::from), error = outcome.error.as_deref().unwrap_or(""), outcome = delivery.status.as_str(),
+            attempt = delivery.attempts.len(), status_code = outcome.status.map(u64::from), error = outcome.error.as_deref().unwrap_or(""),
+            detail = outcome.detail.as_deref().unwrap_or(""), outcome = delivery.status.as_str(),
             "webhook attempt"
         );
         self.save(&delivery, version).await?;

@@ -231,8 +231,10 @@ pub fn event_item(event: &Event, version: u64) -> Result<Item, StoreError> {
     if let Some(payout) = &event.payout_id {
         item.indexes[3] = index(events_of_payout(&event.org_id, event.environment, payout), created.clone());
     }
-    if event.published_at.is_none() {
-        item.indexes[2] = index(OUTBOX_PARTITION.into(), created);
+    // The outbox is in publish order: new events at once, published ones when a republish is
+    // due; an event leaves it once the dispatcher has fanned it out.
+    if let Some(due) = event.publish_due_at() {
+        item.indexes[2] = index(OUTBOX_PARTITION.into(), format!("{}#{}", sort_key(&due), event.id));
     }
     Ok(item)
 }

@@ -783,14 +783,23 @@ impl Watcher {
         marked
     }
 
-    /// Publishes every event record not yet on the bus (oldest first).
+    /// Publishes every event record not yet on the bus, and again every one published
+    /// [`crate::domain::event::REPUBLISH_AFTER`] ago that the dispatcher has not fanned out yet
+    /// (oldest due first). A republish is harmless: a delivery's identity is (endpoint, event).
     pub async fn relay_outbox(&self) -> Result<usize, WatchError> {
         let now = self.app.now();
-        let query = IndexQuery { limit: self.config.outbox_limit, ..IndexQuery::partition(IndexName::Gsi3, records::OUTBOX_PARTITION, false, now.timestamp()) };
+        let query = IndexQuery {
+            limit: self.config.outbox_limit,
+            sk_at_most: Some(records::due_by(&now)),
+            ..IndexQuery::partition(IndexName::Gsi3, records::OUTBOX_PARTITION, false, now.timestamp())
+        };
         let items = self.app.store.query(&query).await?;
         let mut events = Vec::with_capacity(items.len());
         for item in &items {
             if let Some(event) = records::decode_or_skip::<Event>(item, "event") {
+                if let Some(published) = event.published_at {
+                    tracing::warn!(event_id = %event.id, event_type = %event.event_type, published_at = %crate::domain::time::to_rfc3339(&published), "event not fanned out to webhooks since its last publish; publishing it again");
+                }
                 events.push((event, item.version));
             }
         }

@@ -350,7 +350,7 @@ pub async fn send_test(app: &App, dispatcher: &Dispatcher, secret: &ApiKeySecret
         latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX),
         error: outcome.error.clone(),
     };
-    tracing::info!(webhook_id = %endpoint.id, event_id = %event_id, status_code = outcome.status.map(u64::from), "webhook test sent");
+    tracing::info!(webhook_id = %endpoint.id, event_id = %event_id, status_code = outcome.status.map(u64::from), detail = outcome.detail.as_deref().unwrap_or(""), "webhook test sent");
     Reply::json(200, &TestDeliveryView { webhook_id: endpoint.id.to_string(), event_id: event_id.to_string(), succeeded: outcome.succeeded(), attempt })
 }
 

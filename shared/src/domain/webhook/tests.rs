@@ -450,7 +450,12 @@ fn live_allows_only_public_addresses_and_sandbox_all_but_three_classes() {
 #[test]
 fn accepts_ordinary_endpoints_and_normalizes_them() {
     assert_eq!(validate_endpoint_url("https://merchant.example/hooks?x=1", Environment::Live).as_deref(), Ok("https://merchant.example/hooks?x=1"));
-    assert_eq!(validate_endpoint_url("HTTPS://Merchant.Example:8443/a/../b", Environment::Live).as_deref(), Ok("https://merchant.example:8443/b"));
+    assert_eq!(validate_endpoint_url("HTTPS://Merchant.Example:8443/a/../b", Environment::Sandbox).as_deref(), Ok("https://merchant.example:8443/b"));
+    assert_eq!(
+        validate_endpoint_url("https://merchant.example:443/hooks", Environment::Live).as_deref(),
+        Ok("https://merchant.example/hooks"),
+        "443 is the default"
+    );
     assert_eq!(validate_endpoint_url("https://merchant.example", Environment::Live).as_deref(), Ok("https://merchant.example/"));
     assert_eq!(validate_endpoint_url("https://bücher.example/", Environment::Live).as_deref(), Ok("https://xn--bcher-kva.example/"));
     assert_eq!(validate_endpoint_url("https://8.8.8.8/hook", Environment::Live).as_deref(), Ok("https://8.8.8.8/hook"));
@@ -477,6 +482,9 @@ fn refuses_bad_schemes_credentials_and_shapes() {
     assert_eq!(refused("https://merchant.example/a\tb", Environment::Live), "the URL must not contain spaces or control characters");
     assert_eq!(refused(" https://merchant.example/", Environment::Live), "the URL must not contain spaces or control characters");
     assert_eq!(refused("https://merchant.example:0/", Environment::Live), "the URL's port must not be 0");
+    for port in [22, 80, 6379, 8443] {
+        assert_eq!(refused(&format!("https://merchant.example:{port}/"), Environment::Live), "live endpoints must use port 443, the https default", "{port}");
+    }
     assert!(refused("merchant.example/hooks", Environment::Live).starts_with("the URL is not valid"));
     assert!(refused("https://", Environment::Live).starts_with("the URL is not valid"));
     assert!(refused("https://merchant.example:99999/", Environment::Live).starts_with("the URL is not valid"));
@@ -498,7 +506,7 @@ fn refuses_forbidden_hosts_by_environment() {
     let refused = |url: &str, environment: Environment| validate_endpoint_url(url, environment).unwrap_err();
     for url in [
         "https://localhost/",
-        "https://LOCALHOST:8443/",
+        "https://LOCALHOST/",
         "https://localhost./",
         "https://api.localhost/",
         "https://127.0.0.1/",
