@@ -5,8 +5,17 @@ use payouts::adapters::dynamodb::DynamoDbStore;
 /// Builds an SDK config for the emulator. Panics with instructions when it is not running:
 /// these tests must never silently skip.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let endpoint = std::env::var("PAYOUTS_TEST_AWS_ENDPOINT")
-        .unwrap_or_else(|_| panic!("PAYOUTS_TEST_AWS_ENDPOINT is not set: run the repo test command (infra/test.sh), which starts the local AWS emulator"));
+    sdk_config_at(&emulator_endpoint()).await
+}
+
+/// The emulator's URL. Panics with instructions when it is not set.
+pub fn emulator_endpoint() -> String {
+    std::env::var("PAYOUTS_TEST_AWS_ENDPOINT")
+        .unwrap_or_else(|_| panic!("PAYOUTS_TEST_AWS_ENDPOINT is not set: run the repo test command (infra/test.sh), which starts the local AWS emulator"))
+}
+
+/// An SDK config for the emulator reached at `endpoint` (itself, or a proxy in front of it).
+pub async fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))

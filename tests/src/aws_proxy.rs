@@ -19,6 +19,10 @@ pub struct RecordingAwsProxy {
     /// Access key id → the IAM actions its calls needed.
     actions: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>>,
     calls: Arc<Mutex<Vec<RecordedCall>>>,
+    /// Operations (`X-Amz-Target` suffixes) whose next calls lose their answer: forwarded and
+    /// made, then answered with a 500, as a dropped connection after the commit looks to the
+    /// SDK; the retry that follows each is let through. (operation, calls left, let the next through)
+    lose: Arc<Mutex<Vec<(String, usize, bool)>>>,
 }
 
 /// One call the proxy forwarded, as it went and came back.
@@ -70,8 +74,12 @@ fn access_key(authorization: &str) -> Option<String> {
 impl RecordingAwsProxy {
     pub async fn start(target: &str) -> RecordingAwsProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let proxy =
-            RecordingAwsProxy { url: format!("http://{}", listener.local_addr().expect("proxy address")), actions: Arc::default(), calls: Arc::default() };
+        let proxy = RecordingAwsProxy {
+            url: format!("http://{}", listener.local_addr().expect("proxy address")),
+            actions: Arc::default(),
+            calls: Arc::default(),
+            lose: Arc::default(),
+        };
         let target = target.trim_end_matches('/').to_owned();
         let client = reqwest::Client::new();
         let shared = proxy.clone();
@@ -112,7 +120,39 @@ impl RecordingAwsProxy {
         let answered = answered.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         recorded.response = answered.clone();
         self.calls.lock().expect("lock").push(recorded);
+        if self.take_loss(&header("x-amz-target")) {
+            let lost =
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected: the answer was lost after the write was made"}"#;
+            return hyper::Response::builder()
+                .status(500)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(Full::new(Bytes::from_static(lost.as_bytes())))
+                .expect("response");
+        }
         hyper::Response::from_parts(head, Full::new(answered))
+    }
+
+    fn take_loss(&self, target: &str) -> bool {
+        let mut lose = self.lose.lock().expect("lock");
+        match lose.iter_mut().find(|(operation, left, _)| target.ends_with(operation.as_str()) && *left > 0) {
+            Some((_, _, pass)) if *pass => {
+                *pass = false;
+                false
+            }
+            Some((_, left, pass)) => {
+                *left -= 1;
+                *pass = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next `n` calls of `operation` (e.g. `TransactWriteItems`) lose their answer after
+    /// the emulator applied them: the client sees a 500 and retries, and that retry (the call
+    /// after each lost one) is answered.
+    pub fn lose_next_answers(&self, operation: &str, n: usize) {
+        self.lose.lock().expect("lock").push((operation.to_owned(), n, false));
     }
 
     async fn send(&self, client: &reqwest::Client, target: &str, parts: &http::request::Parts, body: Bytes) -> hyper::Response<Full<Bytes>> {

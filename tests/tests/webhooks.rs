@@ -774,3 +774,45 @@ async fn the_claim_on_a_delivery_outlasts_the_attempt_timeout() {
     assert_eq!(dispatcher(&h, "0", Duration::from_secs(120)).lease(), chrono::Duration::seconds(150));
     assert_eq!(dispatcher(&h, "0", Duration::from_secs(900)).lease(), chrono::Duration::seconds(930), "the longest timeout the sender takes");
 }
+
+/// DynamoDB may make a write and lose its answer; the SDK then retries it, and the retry fails
+/// the write's own condition. With the emulator behind a proxy that loses answers after the write
+/// is made: a webhook create is still a 201 with one endpoint, a delivery is still claimed, sent
+/// once and recorded, and a delete is still a 204.
+#[tokio::test]
+async fn writes_whose_answer_is_lost_are_recognised_as_made() {
+    use payouts_tests::aws;
+    use payouts_tests::aws_proxy::RecordingAwsProxy;
+    let proxy = RecordingAwsProxy::start(&aws::emulator_endpoint()).await;
+    let (_, _, table) = aws::fresh_table().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws::sdk_config_at(&proxy.url).await);
+    let h = Harness::on_store(Arc::new(payouts::adapters::dynamodb::DynamoDbStore::new(client, table)), None).await;
+    let key = h.tenant.sandbox.clone();
+    let receiver = Receiver::start().await;
+
+    proxy.lose_next_answers("TransactWriteItems", 1);
+    let body = json!({"url": receiver.url, "events": ["payout.created"]}).to_string();
+    let created = h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let listed = h.call(Method::GET, "/v1/webhooks", Some(&key), None).await;
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 1, "one endpoint: {}", listed.json);
+
+    let event = created_event(&h, &key).await;
+    // Every write of the fan-out loses its answer once: the delivery's creation, its claim, the
+    // attempt's record and the event's acknowledgement.
+    proxy.lose_next_answers("TransactWriteItems", 4);
+    let report = dispatcher(&h, "0,5s", Duration::from_secs(5)).dispatch_event(&event).await.unwrap();
+    assert_eq!((report.deliveries_created, report.attempts, report.succeeded), (1, 1, 1), "{report:?}");
+    assert_eq!(receiver.received().len(), 1, "sent once");
+    let webhook = created.json["webhook_id"].as_str().unwrap();
+    let deliveries = h.call(Method::GET, &format!("/v1/webhooks/{webhook}/deliveries"), Some(&key), None).await;
+    assert_eq!(deliveries.json["data"][0]["status"], "succeeded", "{}", deliveries.json);
+    assert!(h.outbox_entries().await.is_empty(), "acknowledged");
+
+    proxy.lose_next_answers("TransactWriteItems", 1);
+    let deleted = h.call(Method::DELETE, &format!("/v1/webhooks/{webhook}"), Some(&key), None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.json);
+    assert_eq!(h.call(Method::GET, &format!("/v1/webhooks/{webhook}"), Some(&key), None).await.status, 404);
+    let lost = proxy.calls().iter().filter(|call| call.target.ends_with("TransactWriteItems") && call.status == 200).count();
+    assert!(lost >= 6, "the writes went through the proxy: {lost}");
+}

@@ -601,13 +601,44 @@ impl Store for DynamoDbStore {
     }
 
     async fn write(&self, mut ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        match ops.len() {
+        // What the write leaves behind, to recognise it in the table if its answer is lost.
+        let puts: Vec<Item> = ops.iter().filter_map(|op| if let WriteOp::Put { item, .. } = op { Some(item.clone()) } else { None }).collect();
+        let deletes: Vec<ItemKey> = ops.iter().filter_map(|op| if let WriteOp::Delete { key, .. } = op { Some(key.clone()) } else { None }).collect();
+        let result = match ops.len() {
             0 => Ok(()),
             1 => match ops.pop() {
                 Some(op) => self.write_one(0, op).await,
                 None => Ok(()),
             },
             _ => self.transact(ops).await,
+        };
+        match result {
+            // A write whose response was lost is retried by the SDK and then fails its own
+            // condition (where the transaction's request token does not answer it first). If
+            // every item it puts is in the table exactly as it put it, and every item it deletes
+            // is gone, the write was made: this one, or the same write made before, with the same
+            // effect either way.
+            Err(StoreError::ConditionFailed { failed }) if !puts.is_empty() || !deletes.is_empty() => {
+                let keys: Vec<ItemKey> = puts.iter().map(|item| item.key.clone()).chain(deletes.iter().cloned()).collect();
+                let stored = self.get(&keys).await?;
+                let (stored_puts, stored_deletes) = stored.split_at(puts.len());
+                let made = puts
+                    .iter()
+                    .zip(stored_puts)
+                    .all(|(put, stored)| stored.as_ref().is_some_and(|stored| stored.version == put.version && stored.body == put.body))
+                    && stored_deletes.iter().all(Option::is_none);
+                if made {
+                    tracing::info!(
+                        puts = puts.len(),
+                        deletes = deletes.len(),
+                        "a write refused by its condition is already in the table as written; taken as made"
+                    );
+                    Ok(())
+                } else {
+                    Err(StoreError::ConditionFailed { failed })
+                }
+            }
+            other => other,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::time::parse_rfc3339;
 use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
-use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp};
+use crate::ports::store::{Condition, IndexName, IndexQuery, WriteOp};
 
 /// `PATCH /v1/webhooks/{webhook_id}` body: what to change, at least one field.
 #[derive(utoipa::ToSchema, serde::Deserialize)]
@@ -357,12 +357,17 @@ pub async fn send_test(app: &App, dispatcher: &Dispatcher, secret: &ApiKeySecret
 /// 204. Deliveries already made stay listed; pending ones end as failed.
 pub async fn delete_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
-    let (endpoint, version) = owned_endpoint(app, &principal, id).await?;
-    match app.store.write(vec![WriteOp::Delete { key: records::endpoint_key(&endpoint.id), condition: Some(Condition::Version(version)) }]).await {
-        Ok(()) => Ok(Reply::no_content()),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::concurrent_update()),
-        Err(error) => Err(ApiError::internal(error)),
+    // A change that got in between the read and the delete (the dispatcher disabling it after a
+    // 410, say) does not make the merchant's delete fail: read it again and delete that.
+    for _ in 0..COMMIT_ATTEMPTS {
+        let (endpoint, version) = owned_endpoint(app, &principal, id).await?;
+        match app.store.write(vec![WriteOp::Delete { key: records::endpoint_key(&endpoint.id), condition: Some(Condition::Version(version)) }]).await {
+            Ok(()) => return Ok(Reply::no_content()),
+            Err(error) if error.lost_race() => continue,
+            Err(error) => return Err(ApiError::internal(error)),
+        }
     }
+    Err(ApiError::concurrent_update())
 }
 
 pub async fn list_deliveries(app: &App, secret: &ApiKeySecret, webhook_id: &str, params: &[(String, String)]) -> Result<Reply, ApiError> {
