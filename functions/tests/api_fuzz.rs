@@ -50,7 +50,9 @@ async fn schemathesis_finds_no_failure_in_the_served_document() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_payouts-local"));
-    command.env("PAYOUTS_DATA_DIR", dir.path()).env("PAYOUTS_PORT", port.to_string()).env("RUST_LOG", "warn");
+    // The stateful phase creates many webhook endpoints for one organization: well past the
+    // default ceiling of 20, which would otherwise end its create-then-use chains early.
+    command.env("PAYOUTS_DATA_DIR", dir.path()).env("PAYOUTS_PORT", port.to_string()).env("RUST_LOG", "warn").env("PAYOUTS_MAX_WEBHOOK_ENDPOINTS", "1000");
     // Every chain of both environments on the devnet: nothing leaves loopback.
     for environment in ["SANDBOX", "LIVE"] {
         for chain in ["TRON", "ARBITRUM", "BASE"] {

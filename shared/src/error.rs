@@ -204,6 +204,10 @@ impl ApiError {
             None,
         )
     }
+    /// The organization holds the most it may of a resource.
+    pub fn limit_reached(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorType::Conflict, code, message, None)
+    }
     pub fn concurrent_update() -> ApiError {
         ApiError::new(ErrorType::Conflict, "concurrent_update", "The resource changed while this request was applied; retry the request.", None)
     }

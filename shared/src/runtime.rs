@@ -150,7 +150,12 @@ async fn local_keys(vars: &dyn Vars) -> Result<(Arc<dyn DataKeys>, Arc<dyn Stack
 fn app_on(store: Arc<dyn Store>, tx_queue: Arc<dyn TxQueue>, keys: (Arc<dyn DataKeys>, Arc<dyn StackSecrets>), vars: &dyn Vars) -> Result<App, ConfigError> {
     let chains = Arc::new(ChainRegistry::from_vars(vars)?);
     let contract_wallets = Arc::new(RpcContractWallets::new(chains.clone(), rpc_options(vars)?));
-    Ok(App::new(store, tx_queue, chains, contract_wallets, keys.0, keys.1))
+    let mut app = App::new(store, tx_queue, chains, contract_wallets, keys.0, keys.1);
+    app.limits.webhook_endpoints = crate::config::parse_var(vars, "PAYOUTS_MAX_WEBHOOK_ENDPOINTS", crate::service::ServiceLimits::DEFAULT_WEBHOOK_ENDPOINTS)?;
+    if !(1..=1_000).contains(&app.limits.webhook_endpoints) {
+        return Err(ConfigError { variable: "PAYOUTS_MAX_WEBHOOK_ENDPOINTS".into(), problem: "must be from 1 to 1000".into() });
+    }
+    Ok(app)
 }
 
 /// An app on the DynamoDB table of a Lambda (`PAYOUTS_TABLE_NAME`).

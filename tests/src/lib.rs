@@ -164,6 +164,7 @@ impl Harness {
             cursors: Arc::new(Cursors::new(keys)),
             rate_limiter: Arc::new(RateLimiter::new()),
             meter: None,
+            limits: Default::default(),
         };
         let mut harness = Harness {
             app,

@@ -816,3 +816,55 @@ async fn writes_whose_answer_is_lost_are_recognised_as_made() {
     let lost = proxy.calls().iter().filter(|call| call.target.ends_with("TransactWriteItems") && call.status == 200).count();
     assert!(lost >= 6, "the writes went through the proxy: {lost}");
 }
+
+/// An organization has at most `PAYOUTS_MAX_WEBHOOK_ENDPOINTS` endpoints per environment (3 here),
+/// exactly, also when ten creates race for the last slots; deleting one frees its slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn endpoints_per_organization_and_environment_are_capped_exactly_on_both_stores() {
+    for mut h in [Harness::embedded().await, Harness::dynamodb().await] {
+        h.app.limits.webhook_endpoints = 3;
+        let receiver = Receiver::start().await;
+        let body = json!({"url": receiver.url, "events": ["payout.created"]}).to_string();
+        let key = h.tenant.sandbox.clone();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(create_endpoint(&h, &key, &receiver.url, &["payout.created"]).await["webhook_id"].as_str().unwrap().to_owned());
+        }
+        let refused = h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body)).await;
+        assert_eq!((refused.status, refused.error().1.as_str()), (409, "endpoint_limit_reached"), "{}", refused.json);
+        assert!(refused.json["error"]["message"].as_str().unwrap().contains("has 3 webhook endpoints in sandbox"), "{}", refused.json);
+        assert_eq!(
+            h.call(
+                Method::POST,
+                "/v1/webhooks",
+                Some(&h.tenant.live),
+                Some(&json!({"url": "https://hooks.merchant.example/x", "events": ["payout.created"]}).to_string())
+            )
+            .await
+            .status,
+            201,
+            "live has its own count"
+        );
+
+        assert_eq!(h.call(Method::DELETE, &format!("/v1/webhooks/{}", ids[0]), Some(&key), None).await.status, 204);
+        assert_eq!(h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body)).await.status, 201, "the deleted one's slot is free");
+
+        let other = h.tenant(Plan::Enterprise).await;
+        let h = Arc::new(h);
+        let racing: Vec<_> = (0..10)
+            .map(|_| {
+                let (h, key, body) = (h.clone(), other.sandbox.clone(), body.clone());
+                tokio::spawn(async move { h.call(Method::POST, "/v1/webhooks", Some(&key), Some(&body)).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in racing {
+            answers.push(task.await.unwrap());
+        }
+        let created = answers.iter().filter(|answer| answer.status == 201).count();
+        assert_eq!(created, 3, "{:?}", answers.iter().map(|a| (a.status, a.json["error"]["code"].clone())).collect::<Vec<_>>());
+        assert!(answers.iter().all(|answer| answer.status == 201 || answer.status == 409));
+        let listed = h.call(Method::GET, "/v1/webhooks?limit=100", Some(&other.sandbox), None).await;
+        assert_eq!(listed.json["data"].as_array().unwrap().len(), 3);
+    }
+}

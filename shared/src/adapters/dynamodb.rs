@@ -19,7 +19,7 @@
 use crate::ports::store::{AttrRange, Condition, IndexKey, IndexName, IndexQuery, Item, ItemKey, Store, StoreError, WriteOp};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -30,6 +30,7 @@ use aws_sdk_dynamodb::types::{
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -484,9 +485,51 @@ impl DynamoDbStore {
         if let Some(op) = ops.iter().find(|op| !seen.insert(op.key().clone())) {
             return Err(StoreError::Unavailable(format!("DynamoDB TransactWriteItems: two ops on {:?} in one write (DynamoDB refuses that)", op.key())));
         }
+        // What the write leaves behind, to recognise it in the table if its answer was lost.
+        let puts: Vec<Item> = ops.iter().filter_map(|op| if let WriteOp::Put { item, .. } = op { Some(item.clone()) } else { None }).collect();
+        let deletes: Vec<ItemKey> = ops.iter().filter_map(|op| if let WriteOp::Delete { key, .. } = op { Some(key.clone()) } else { None }).collect();
         let items = ops.into_iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
-        // The SDK fills ClientRequestToken, so its own retries of this call are idempotent.
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        // The SDK fills ClientRequestToken, so on AWS its own retries of this call are
+        // idempotent; the attempts are counted for the check below.
+        let attempts = Arc::new(AtomicU32::new(0));
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).customize().interceptor(AttemptCounter(attempts.clone())).send().await;
+        let failure = self.transaction_failure(result);
+        match failure {
+            // The SDK retried (the first attempt's answer was lost or late) and the retry failed
+            // its condition, where the request token did not answer it first (an emulator, a
+            // token past its 10 minutes): if every item it puts is in the table exactly as put
+            // and every item it deletes is gone, the first attempt made the write.
+            Err(StoreError::ConditionFailed { failed }) if attempts.load(Ordering::SeqCst) > 1 && !(puts.is_empty() && deletes.is_empty()) => {
+                let keys: Vec<ItemKey> = puts.iter().map(|item| item.key.clone()).chain(deletes.iter().cloned()).collect();
+                let stored = self.get(&keys).await?;
+                let (stored_puts, stored_deletes) = stored.split_at(puts.len());
+                let made = puts
+                    .iter()
+                    .zip(stored_puts)
+                    .all(|(put, stored)| stored.as_ref().is_some_and(|stored| stored.version == put.version && stored.body == put.body))
+                    && stored_deletes.iter().all(Option::is_none);
+                if made {
+                    tracing::info!(
+                        puts = puts.len(),
+                        deletes = deletes.len(),
+                        "a retried write refused by its condition is in the table as written: its first attempt made it"
+                    );
+                    Ok(())
+                } else {
+                    Err(StoreError::ConditionFailed { failed })
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn transaction_failure(
+        &self,
+        result: Result<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+            SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+        >,
+    ) -> Result<(), StoreError> {
         match result {
             Ok(_) => Ok(()),
             Err(error) => match error.as_service_error() {
@@ -516,7 +559,29 @@ impl DynamoDbStore {
             },
         }
     }
+}
 
+/// Counts the attempts of one SDK call (its retries included).
+#[derive(Debug)]
+struct AttemptCounter(Arc<AtomicU32>);
+
+impl Intercept for AttemptCounter {
+    fn name(&self) -> &'static str {
+        "AttemptCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl DynamoDbStore {
     async fn query_page(
         &self,
         query: &IndexQuery,
@@ -601,44 +666,13 @@ impl Store for DynamoDbStore {
     }
 
     async fn write(&self, mut ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        // What the write leaves behind, to recognise it in the table if its answer is lost.
-        let puts: Vec<Item> = ops.iter().filter_map(|op| if let WriteOp::Put { item, .. } = op { Some(item.clone()) } else { None }).collect();
-        let deletes: Vec<ItemKey> = ops.iter().filter_map(|op| if let WriteOp::Delete { key, .. } = op { Some(key.clone()) } else { None }).collect();
-        let result = match ops.len() {
+        match ops.len() {
             0 => Ok(()),
             1 => match ops.pop() {
                 Some(op) => self.write_one(0, op).await,
                 None => Ok(()),
             },
             _ => self.transact(ops).await,
-        };
-        match result {
-            // A write whose response was lost is retried by the SDK and then fails its own
-            // condition (where the transaction's request token does not answer it first). If
-            // every item it puts is in the table exactly as it put it, and every item it deletes
-            // is gone, the write was made: this one, or the same write made before, with the same
-            // effect either way.
-            Err(StoreError::ConditionFailed { failed }) if !puts.is_empty() || !deletes.is_empty() => {
-                let keys: Vec<ItemKey> = puts.iter().map(|item| item.key.clone()).chain(deletes.iter().cloned()).collect();
-                let stored = self.get(&keys).await?;
-                let (stored_puts, stored_deletes) = stored.split_at(puts.len());
-                let made = puts
-                    .iter()
-                    .zip(stored_puts)
-                    .all(|(put, stored)| stored.as_ref().is_some_and(|stored| stored.version == put.version && stored.body == put.body))
-                    && stored_deletes.iter().all(Option::is_none);
-                if made {
-                    tracing::info!(
-                        puts = puts.len(),
-                        deletes = deletes.len(),
-                        "a write refused by its condition is already in the table as written; taken as made"
-                    );
-                    Ok(())
-                } else {
-                    Err(StoreError::ConditionFailed { failed })
-                }
-            }
-            other => other,
         }
     }
 

@@ -145,7 +145,8 @@ fn verify_wallet() {}
 #[utoipa::path(post, path = "/v1/webhooks", tag = "Webhooks", operation_id = "createWebhookEndpoint",
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = crate::service::webhooks::CreateWebhookRequest,
-    responses((status = 201, body = EndpointView, description = "Created; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = EndpointView, description = "Created; `secret` is shown only here"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`endpoint_limit_reached`: the organization has the most endpoints allowed in this environment (20 unless the stack says otherwise); or an idempotency conflict")))]
 #[allow(dead_code)]
 fn create_webhook() {}
 

@@ -50,6 +50,26 @@ pub struct App {
     /// The meter of the request being served, on a request's own copy of the app
     /// ([`App::metered`]); `None` for work that is not counted (jobs, the CLI, unmetered routes).
     pub meter: Option<Arc<rate_limit::Meter>>,
+    /// Per-tenant ceilings on resources (webhook endpoints).
+    pub limits: ServiceLimits,
+}
+
+/// Ceilings on what one organization may hold in one environment, so no tenant can turn the
+/// service into a tool (an endpoint list long enough to scan a network with) or a cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceLimits {
+    /// Webhook endpoints per organization and environment (`PAYOUTS_MAX_WEBHOOK_ENDPOINTS`).
+    pub webhook_endpoints: u32,
+}
+
+impl ServiceLimits {
+    pub const DEFAULT_WEBHOOK_ENDPOINTS: u32 = 20;
+}
+
+impl Default for ServiceLimits {
+    fn default() -> ServiceLimits {
+        ServiceLimits { webhook_endpoints: ServiceLimits::DEFAULT_WEBHOOK_ENDPOINTS }
+    }
 }
 
 impl App {
@@ -72,6 +92,7 @@ impl App {
             cursors: Arc::new(pagination::Cursors::new(stack_secrets)),
             rate_limiter: Arc::new(rate_limit::RateLimiter::new()),
             meter: None,
+            limits: ServiceLimits::default(),
         }
     }
 

@@ -493,6 +493,22 @@ pub fn endpoints_of(org: &OrgId, environment: Environment) -> String {
     format!("{org}#{environment}#WE")
 }
 
+/// How many webhook endpoints an organization has in one environment: written in the same
+/// atomic write as each create and delete, on its version, so the ceiling holds exactly under
+/// concurrent creates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCount {
+    pub endpoints: u32,
+}
+
+pub fn endpoint_count_key(org: &OrgId, environment: Environment) -> ItemKey {
+    ItemKey::new(format!("WECOUNT#{org}#{environment}"), "WECOUNT")
+}
+
+pub fn endpoint_count_item(org: &OrgId, environment: Environment, count: EndpointCount, version: u64) -> Result<Item, StoreError> {
+    Ok(plain(endpoint_count_key(org, environment), version, encode(&count)?))
+}
+
 pub fn endpoint_item(endpoint: &crate::domain::endpoint::WebhookEndpoint, version: u64) -> Result<Item, StoreError> {
     let mut item = plain(endpoint_key(&endpoint.id), version, encode(endpoint)?);
     let created = format!("{}#{}", sort_key(&endpoint.created_at), endpoint.id);

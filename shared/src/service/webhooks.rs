@@ -5,7 +5,7 @@ use super::dispatcher::Dispatcher;
 use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, request_body};
 use super::pagination::{ListParams, list_page};
-use super::records::{self, decode};
+use super::records::{self, EndpointCount, decode};
 use super::reply::Reply;
 use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::endpoint::{Attempt, Backfill, Delivery, EndpointStatus, RetiringSecret, WebhookEndpoint};
@@ -15,7 +15,7 @@ use crate::domain::org::{ApiKeySecret, Feature};
 use crate::domain::time::parse_rfc3339;
 use crate::domain::webhook::{WebhookSecret, validate_endpoint_url};
 use crate::error::ApiError;
-use crate::ports::store::{Condition, IndexName, IndexQuery, WriteOp};
+use crate::ports::store::{Condition, IndexName, IndexQuery, WriteOp, read_all};
 
 /// `PATCH /v1/webhooks/{webhook_id}` body: what to change, at least one field.
 #[derive(utoipa::ToSchema, serde::Deserialize)]
@@ -163,7 +163,21 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         ops.push(guard.record_sealed_op(app, reply.status, &reply.body, now).await?);
     }
     for _ in 0..COMMIT_ATTEMPTS {
-        match app.store.write(ops.clone()).await {
+        // The count goes up in the same write, on its version: two creates racing for the last
+        // slot cannot both commit.
+        let (count, version) = endpoint_count(app, &principal).await?;
+        if count.endpoints >= app.limits.webhook_endpoints {
+            return Err(ApiError::limit_reached(
+                "endpoint_limit_reached",
+                format!(
+                    "This organization has {} webhook endpoints in {}, the most allowed: delete one (DELETE /v1/webhooks/{{webhook_id}}) before adding another.",
+                    count.endpoints, principal.environment
+                ),
+            ));
+        }
+        let mut ops = ops.clone();
+        ops.push(count_op(&principal, EndpointCount { endpoints: count.endpoints + 1 }, version, now)?);
+        match app.store.write(ops).await {
             Ok(()) => return Ok(reply),
             // The endpoint has a fresh id: only a concurrent duplicate (same idempotency key) can
             // win. Replay it once committed; else try again.
@@ -176,6 +190,28 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         }
     }
     Err(IdempotencyGuard::gave_up(guard.as_ref()))
+}
+
+/// The organization's endpoint count in the principal's environment, and its version (0: no
+/// count yet). An organization whose endpoints predate the count has it started from its
+/// endpoints as listed.
+async fn endpoint_count(app: &App, principal: &Principal) -> Result<(EndpointCount, u64), ApiError> {
+    let key = records::endpoint_count_key(&principal.org_id, principal.environment);
+    if let Some(item) = app.store.get(std::slice::from_ref(&key)).await.map_err(ApiError::internal)?.pop().flatten() {
+        return Ok((decode(&item).map_err(ApiError::internal)?, item.version));
+    }
+    let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&principal.org_id, principal.environment), false, app.now().timestamp());
+    let existing = read_all(app.store.as_ref(), query).await.map_err(ApiError::internal)?.len();
+    Ok((EndpointCount { endpoints: u32::try_from(existing).unwrap_or(u32::MAX) }, 0))
+}
+
+/// The write of a new count over the one read at `version` (absent when 0).
+fn count_op(principal: &Principal, count: EndpointCount, version: u64, now: crate::domain::time::Timestamp) -> Result<WriteOp, ApiError> {
+    let condition = if version == 0 { Condition::Absent { now_unix: now.timestamp() } } else { Condition::Version(version) };
+    Ok(WriteOp::Put {
+        item: records::endpoint_count_item(&principal.org_id, principal.environment, count, version + 1).map_err(ApiError::internal)?,
+        condition: Some(condition),
+    })
 }
 
 pub async fn list_endpoints(app: &App, secret: &ApiKeySecret, params: &[(String, String)]) -> Result<Reply, ApiError> {
@@ -361,7 +397,12 @@ pub async fn delete_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Resu
     // 410, say) does not make the merchant's delete fail: read it again and delete that.
     for _ in 0..COMMIT_ATTEMPTS {
         let (endpoint, version) = owned_endpoint(app, &principal, id).await?;
-        match app.store.write(vec![WriteOp::Delete { key: records::endpoint_key(&endpoint.id), condition: Some(Condition::Version(version)) }]).await {
+        let (count, count_version) = endpoint_count(app, &principal).await?;
+        let ops = vec![
+            WriteOp::Delete { key: records::endpoint_key(&endpoint.id), condition: Some(Condition::Version(version)) },
+            count_op(&principal, EndpointCount { endpoints: count.endpoints.saturating_sub(1) }, count_version, app.now())?,
+        ];
+        match app.store.write(ops).await {
             Ok(()) => return Ok(Reply::no_content()),
             Err(error) if error.lost_race() => continue,
             Err(error) => return Err(ApiError::internal(error)),
