@@ -152,6 +152,34 @@ fn assert_only_counters_update(template: &Template, stack: &Stack, proxy: &Recor
     }
 }
 
+/// The same for `PayoutsTableEndpointCountPolicy`: a function whose only put grant it is (the
+/// webhook delete) puts nothing but endpoint counts (`WECOUNT#…`), alone or in a transaction.
+fn assert_only_endpoint_counts_put(template: &Template, stack: &Stack, proxy: &RecordingAwsProxy) {
+    let policy = &template.0["Resources"]["PayoutsTableEndpointCountPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], json!(["WECOUNT#*"]), "{policy}");
+    for (binary, (spec, _)) in &stack.functions {
+        let sources: Vec<String> = template.grants(spec).iter().map(|grant| grant.source.clone()).collect();
+        if !sources.iter().any(|s| s == "PayoutsTableEndpointCountPolicy") || sources.iter().any(|s| s == "PayoutsTableWritePolicy") {
+            continue;
+        }
+        let mut put = false;
+        for call in proxy.calls().into_iter().filter(|call| call.access_key == access_key_of(binary)) {
+            let request: Value = serde_json::from_slice(&call.request).unwrap_or_default();
+            let puts: Vec<&Value> = match call.target.rsplit('.').next() {
+                Some("PutItem") => vec![&request],
+                Some("TransactWriteItems") => request["TransactItems"].as_array().into_iter().flatten().filter_map(|item| item.get("Put")).collect(),
+                _ => continue,
+            };
+            for item in puts {
+                let pk = item["Item"]["pk"]["S"].as_str().unwrap_or("");
+                assert!(pk.starts_with("WECOUNT#"), "{binary} put something other than an endpoint count: {item}");
+                put = true;
+            }
+        }
+        assert!(put, "{binary} is granted endpoint-count puts but never made one");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environment() {
     let rig = WatchRig::start_with(RigConfig { store: StoreKind::DynamoDb, ..RigConfig::default() }).await;
@@ -415,6 +443,7 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
 
     assert_least_privilege(&template, &resolver, &stack, &proxy);
     assert_only_counters_update(&template, &stack, &proxy);
+    assert_only_endpoint_counts_put(&template, &stack, &proxy);
 
     // Every function the template deploys ran, and every binary is deployed.
     let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();

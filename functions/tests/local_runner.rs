@@ -112,13 +112,39 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
         assert!(ok, "{err}");
         let (status, error) = call(&client, reqwest::Method::GET, format!("{base}/payouts"), &new_key, None).await;
         assert_eq!((status, error["error"]["code"].as_str()), (401, Some("api_key_invalid")));
-        // --help is the usage, wherever it is given.
-        for help in [&["--help"][..], &["create-key", "--help"][..], &["help"][..]] {
+        // --help is the usage, wherever it is given: every command's, or one command's.
+        for help in [&["--help"][..], &["help"][..], &[][..]] {
             let (ok, usage, err) = admin(dir.path(), help);
-            assert!(ok && usage.starts_with("usage: payouts-admin"), "{help:?}: {usage}{err}");
+            assert!(ok && usage.starts_with("usage: payouts-admin <command>") && usage.contains("list-orgs"), "{help:?}: {usage}{err}");
         }
+        for help in [&["create-key", "--help"][..], &["help", "create-key"][..]] {
+            let (ok, usage, err) = admin(dir.path(), help);
+            assert!(ok && usage.starts_with("usage: payouts-admin create-key --org ORG_ID --environment live|sandbox"), "{help:?}: {usage}{err}");
+            assert!(!usage.contains("set-rate-limits"), "only that command: {usage}");
+        }
+        // An error is one line naming the problem and where the usage is, never the whole usage.
         let (ok, _, err) = admin(dir.path(), &["create-org", "--name", "X", "--plan", "platinum"]);
         assert!(!ok && err.contains("not a plan"));
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("(see payouts-admin create-org --help)"), "{err}");
+        let (ok, _, err) = admin(dir.path(), &["frobnicate"]);
+        assert!(!ok && err.trim_end() == "payouts-admin: unknown command \"frobnicate\" (see payouts-admin --help)", "{err}");
+        // Organizations: an aligned table, or JSON; show-org takes the id as its argument and
+        // lists the keys without their secrets.
+        let (ok, orgs, err) = admin(dir.path(), &["list-orgs"]);
+        assert!(ok && orgs.lines().next().unwrap().starts_with("ORG_ID") && orgs.contains(&org_id) && orgs.contains("Acme"), "{orgs}{err}");
+        let columns: Vec<usize> = orgs.lines().filter_map(|line| line.find("scale").or_else(|| line.find("PLAN"))).collect();
+        assert!(columns.windows(2).all(|pair| pair[0] == pair[1]), "the plan column lines up: {orgs}");
+        let (ok, json, err) = admin(dir.path(), &["list-orgs", "--json"]);
+        let listed: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{err}"));
+        assert!(ok && listed.as_array().unwrap().iter().any(|org| org["id"] == json!(org_id) && org["plan"] == "scale"), "{json}");
+        let (ok, shown, err) = admin(dir.path(), &["show-org", &org_id, "--json"]);
+        let shown: Value = serde_json::from_str(&shown).unwrap_or_else(|e| panic!("{e}: {shown}{err}"));
+        assert!(ok && shown["keys"].as_array().unwrap().len() == 1 && shown["keys"][0]["revoked_at"].is_string(), "{shown}");
+        assert_eq!(shown["sender_policies"]["live"], json!({"policy": "registered", "default": true}));
+        assert!(!shown.to_string().contains(&new_key[8..]), "no secret in show-org");
+        let (ok, shown, _) = admin(dir.path(), &["show-org", &org_id]);
+        assert!(ok && shown.contains("KEY_ID") && shown.contains(&key_id), "{shown}");
         // Sender policies: the defaults, then a choice, shown by show-org.
         let (ok, shown, err) = admin(dir.path(), &["show-org", "--org", &org_id]);
         assert!(ok && shown.contains("live: registered (default)") && shown.contains("sandbox: any (default)"), "{shown}{err}");
@@ -149,9 +175,17 @@ async fn runner_serves_the_api_and_keeps_data_across_restarts_and_admin_works_al
         (live, sandbox, id)
     };
 
-    // Restart: same keys work, the intent is still there, no new keys are printed.
+    // Restart: same keys work, the intent is still there, no new keys are printed, and the
+    // runner says whose data it serves and how to get a key.
     let runner = start_runner(dir.path());
     assert!(key_from(&runner.printed, "live key").is_none(), "keys are printed only on a fresh data dir: {:?}", runner.printed);
+    let serving = runner.printed.iter().find(|line| line.starts_with("Serving organization org_")).unwrap_or_else(|| panic!("{:?}", runner.printed));
+    let dev_org = serving.split_whitespace().nth(2).unwrap();
+    assert!(
+        runner.printed.iter().any(|line| line.contains(&format!("payouts-admin -- create-key --org {dev_org} --environment sandbox"))),
+        "{:?}",
+        runner.printed
+    );
     let base = format!("http://127.0.0.1:{}/v1", runner.port);
     let (status, got) = call(&client, reqwest::Method::GET, format!("{base}/payouts/{payout_id}"), &live, None).await;
     assert_eq!((status, got["status"].as_str(), got["amount_atomic"].as_str()), (200, Some("approved"), Some("500000000")));

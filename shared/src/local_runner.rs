@@ -45,7 +45,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("Fresh data directory: created organization {} ({}, plan {}).", created.org.id, created.org.name, created.org.plan);
         println!("  live key:    {}", created.live.1.reveal());
         println!("  sandbox key: {}", created.sandbox.1.reveal());
-        println!("Keep them: only their hashes are stored. `payouts-admin create-key` makes more.");
+        println!("Keep them: only their hashes are stored.");
+    }
+    // Every start says whose data this is and how to get a key (the ones printed on the first
+    // start cannot be shown again).
+    if let Some(org) = crate::service::admin::dev_org(&app).await? {
+        println!("Serving organization {} ({}, plan {}). A new key for it:", org.id, org.name, org.plan);
+        println!("  cargo run -q -p payouts-functions --bin payouts-admin -- create-key --org {} --environment sandbox", org.id);
     }
     // The tx queue: check a payout as soon as it is executed.
     let on_message = watcher.clone();

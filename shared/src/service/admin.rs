@@ -39,6 +39,29 @@ pub async fn load_org(app: &App, org_id: &OrgId) -> Result<(Organization, u64), 
     Ok((decode(&item)?, item.version))
 }
 
+/// Every organization, oldest first. One whose record does not decode is left out (logged and
+/// counted), never hiding the others.
+pub async fn list_orgs(app: &App) -> Result<Vec<Organization>, AdminError> {
+    let query = IndexQuery::partition(IndexName::Gsi1, records::ORGS_PARTITION, false, app.now().timestamp());
+    let items = read_all(app.store.as_ref(), query).await?;
+    Ok(items.iter().filter_map(|item| records::decode_or_skip::<Organization>(item, "organization")).collect())
+}
+
+/// The development organization `payouts-local` made on this store's first start, if it did.
+pub async fn dev_org(app: &App) -> Result<Option<Organization>, AdminError> {
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        org_id: OrgId,
+    }
+    let Some(item) = app.store.get(&[records::bootstrap_marker_key()]).await?.pop().flatten() else { return Ok(None) };
+    let marker: Marker = decode(&item)?;
+    match load_org(app, &marker.org_id).await {
+        Ok((org, _)) => Ok(Some(org)),
+        Err(AdminError::UnknownOrg(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Every key of an organization, oldest first.
 pub async fn list_keys(app: &App, org_id: &OrgId) -> Result<Vec<(ApiKey, u64)>, AdminError> {
     let query = IndexQuery::partition(IndexName::Gsi1, records::api_keys_of_org(org_id), false, app.now().timestamp());
