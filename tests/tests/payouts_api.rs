@@ -834,6 +834,39 @@ async fn list_filters_go_through_indexes(h: Harness) {
     assert_eq!((bad.status, bad.error().2.as_deref()), (400, Some("payout_intent_id")));
 }
 
+/// `set-plan` and `set-rate-limits` reach every key however many there are (150 here: more than
+/// DynamoDB's 100 items a transaction), and a request with any of them sees the change.
+async fn plan_and_limits_reach_every_key_of_a_large_organization(h: Harness) {
+    use payouts::service::admin;
+    let org = admin::create_org(&h.app, "Many keys", Plan::Free).await.unwrap();
+    let mut secrets = Vec::new();
+    for i in 0..150 {
+        let environment = if i % 2 == 0 { Environment::Live } else { Environment::Sandbox };
+        secrets.push(admin::create_key(&h.app, &org.id, environment).await.unwrap().1.reveal().to_owned());
+    }
+    // A live key of the free plan (sandbox payouts are open to every plan).
+    let refused = h.call(Method::POST, "/v1/payouts", Some(&secrets[148]), Some(GUIDE_REQUEST)).await;
+    assert_eq!((refused.status, refused.error().1.as_str()), (403, "plan_upgrade_required"), "{}", refused.json);
+
+    admin::set_plan(&h.app, &org.id, Plan::Enterprise).await.unwrap();
+    let keys = admin::list_keys(&h.app, &org.id).await.unwrap();
+    assert_eq!(keys.len(), 150);
+    assert!(keys.iter().all(|(key, _)| key.plan == Plan::Enterprise), "every key carries the new plan");
+    for secret in [&secrets[0], &secrets[148]] {
+        assert_eq!(h.call(Method::POST, "/v1/payouts", Some(secret), Some(GUIDE_REQUEST)).await.status, 201, "live keys, the first and the last");
+    }
+
+    let limits = payouts::domain::rate_limit::RateLimits::new(1234, 321).unwrap();
+    admin::set_rate_limits(&h.app, &org.id, Environment::Sandbox, limits).await.unwrap();
+    let keys = admin::list_keys(&h.app, &org.id).await.unwrap();
+    for (key, _) in &keys {
+        let expected = (key.environment == Environment::Sandbox).then_some(limits);
+        assert_eq!(key.rate_limits, expected, "{} ({})", key.id, key.environment);
+    }
+    let answered = h.call(Method::GET, "/v1/payouts", Some(&secrets[1]), None).await;
+    assert_eq!(answered.header("x-ratelimit-limit"), Some("1234"), "a sandbox key is held to the new limit");
+}
+
 on_both_stores!(
     the_fallback_answers_unknown_paths_and_methods_with_the_contracts_errors,
     ambiguous_input_is_refused_not_guessed,
@@ -850,5 +883,6 @@ on_both_stores!(
     twenty_concurrent_approves_and_executes_have_one_winner,
     list_filters_and_paginates,
     list_filters_go_through_indexes,
+    plan_and_limits_reach_every_key_of_a_large_organization,
     unknown_routes_and_methods,
 );

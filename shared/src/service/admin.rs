@@ -8,7 +8,7 @@ use crate::domain::ids::{ApiKeyId, OrgId};
 use crate::domain::org::{ApiKey, ApiKeySecret, Organization, Plan};
 use crate::domain::rate_limit::RateLimits;
 use crate::domain::wallet::SenderPolicy;
-use crate::ports::store::{Condition, IndexName, IndexQuery, StoreError, WriteOp, read_all};
+use crate::ports::store::{Condition, IndexName, IndexQuery, ItemKey, StoreError, WriteOp, read_all};
 use rust_decimal::Decimal;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,18 +103,68 @@ pub async fn revoke_key(app: &App, key_id: &ApiKeyId) -> Result<ApiKey, AdminErr
     Ok(key)
 }
 
-/// Changes an organization's plan and, in the same atomic write, the copy on each of its keys.
+/// Changes an organization's plan, then the copy on each of its keys (a request reads only its
+/// key): see [`copy_to_keys`].
 pub async fn set_plan(app: &App, org_id: &OrgId, plan: Plan) -> Result<Organization, AdminError> {
     let (mut org, version) = load_org(app, org_id).await?;
-    let keys = list_keys(app, org_id).await?;
     org.plan = plan;
-    let mut ops = vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }];
-    for (mut key, key_version) in keys {
-        key.plan = plan;
-        ops.push(WriteOp::Put { item: api_key_item(&key, key_version + 1)?, condition: Some(Condition::Version(key_version)) });
-    }
-    app.store.write(ops).await?;
+    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    copy_to_keys(app, &org, |_| true, |key| key.plan = plan).await?;
     Ok(org)
+}
+
+/// Keys written per transaction when a setting is copied onto them (DynamoDB takes 100 items).
+const KEYS_PER_WRITE: usize = 50;
+
+/// Copies a setting of the organization (already written) onto each of its keys that `applies`
+/// to, any number of them: key by key on its version, 50 to a transaction, each key read again
+/// first (the index that lists them is eventually consistent), a chunk that lost a race (a key
+/// revoked meanwhile) read and written again. A key created after the organization was written
+/// is issued with the new setting; one created just before is found by listing again until a
+/// listing finds nothing left to change. Until it finishes (a few round trips per 50 keys) some
+/// keys may still answer with the old setting.
+async fn copy_to_keys(app: &App, org: &Organization, applies: impl Fn(&ApiKey) -> bool, update: impl Fn(&mut ApiKey)) -> Result<(), AdminError> {
+    for _ in 0..COPY_PASSES {
+        let listed: Vec<ItemKey> = list_keys(app, &org.id).await?.into_iter().map(|(key, _)| records::api_key_key(&key.secret_hash)).collect();
+        let mut changed = 0;
+        for chunk in listed.chunks(KEYS_PER_WRITE) {
+            changed += copy_to_chunk(app, chunk, &applies, &update).await?;
+        }
+        if changed == 0 {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Listings of an organization's keys [`copy_to_keys`] makes at most: the last finds the keys
+/// that the index had not shown yet.
+const COPY_PASSES: usize = 3;
+
+/// One chunk of keys: read, updated where the update changes them, written on their versions.
+/// Returns how many were changed.
+async fn copy_to_chunk(app: &App, keys: &[ItemKey], applies: &impl Fn(&ApiKey) -> bool, update: &impl Fn(&mut ApiKey)) -> Result<usize, AdminError> {
+    for _ in 0..super::COMMIT_ATTEMPTS {
+        let mut ops = Vec::new();
+        for item in app.store.get(keys).await?.into_iter().flatten() {
+            let mut key: ApiKey = decode(&item)?;
+            if !applies(&key) {
+                continue;
+            }
+            let before = key.clone();
+            update(&mut key);
+            if key != before {
+                ops.push(WriteOp::Put { item: api_key_item(&key, item.version + 1)?, condition: Some(Condition::Version(item.version)) });
+            }
+        }
+        let changed = ops.len();
+        match app.store.write(ops).await {
+            Ok(()) => return Ok(changed),
+            Err(error) if error.lost_race() => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
 }
 
 /// The largest tolerance an organization may set, in token units.
@@ -139,19 +189,13 @@ pub async fn set_sender_policy(app: &App, org_id: &OrgId, environment: Environme
     Ok(org)
 }
 
-/// Sets an organization's request rate limits in one environment. The limits are copied onto
-/// that environment's keys in the same write (a request reads only its key), so they hold from
-/// the next request on every instance.
+/// Sets an organization's request rate limits in one environment, then copies them onto that
+/// environment's keys (a request reads only its key) as [`copy_to_keys`] does.
 pub async fn set_rate_limits(app: &App, org_id: &OrgId, environment: Environment, limits: RateLimits) -> Result<Organization, AdminError> {
     let (mut org, version) = load_org(app, org_id).await?;
-    let keys = list_keys(app, org_id).await?;
     org.rate_limits.insert(environment, limits);
-    let mut ops = vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }];
-    for (mut key, key_version) in keys.into_iter().filter(|(key, _)| key.environment == environment) {
-        key.rate_limits = Some(limits);
-        ops.push(WriteOp::Put { item: api_key_item(&key, key_version + 1)?, condition: Some(Condition::Version(key_version)) });
-    }
-    app.store.write(ops).await?;
+    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    copy_to_keys(app, &org, |key| key.environment == environment, |key| key.rate_limits = Some(limits)).await?;
     Ok(org)
 }
 
