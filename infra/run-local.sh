@@ -5,7 +5,8 @@
 # No AWS account, no Docker. Ctrl-C stops both.
 #
 # Variables: PAYOUTS_PORT (8080), PAYOUTS_DATA_DIR (./.payouts), PAYOUTS_DEVNET_PORT (8545),
-# PAYOUTS_DEVNET_BLOCK_TIME (1 second), and any PAYOUTS_* variable of the README.
+# PAYOUTS_DEVNET_BLOCK_TIME (1 second), PAYOUTS_DEVNET_FRESH (1: forget the kept chain), and any
+# PAYOUTS_* variable of the README.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,7 +17,10 @@ DEVNET_PORT="${PAYOUTS_DEVNET_PORT:-8545}"
 cargo build --quiet -p payouts-functions --bin payouts-local --bin payouts-admin
 
 infra/devnet/stop.sh --state-dir "$DEVNET_DIR" >/dev/null 2>&1 || true
-infra/devnet/start.sh --port "$DEVNET_PORT" --state-dir "$DEVNET_DIR" --block-time "${PAYOUTS_DEVNET_BLOCK_TIME:-1}"
+# The devnet continues the chain kept in $DEVNET_DIR; PAYOUTS_DEVNET_FRESH=1 starts a new one.
+FRESH_FLAG=()
+[[ "${PAYOUTS_DEVNET_FRESH:-0}" == 1 ]] && FRESH_FLAG=(--fresh)
+infra/devnet/start.sh --port "$DEVNET_PORT" --state-dir "$DEVNET_DIR" --block-time "${PAYOUTS_DEVNET_BLOCK_TIME:-1}" "${FRESH_FLAG[@]}"
 trap 'infra/devnet/stop.sh --state-dir "$DEVNET_DIR" >/dev/null 2>&1 || true' EXIT
 set -a
 # shellcheck disable=SC1091

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Local EVM devnet for the payout service: anvil + three test stablecoins.
 #
-# Usage: infra/devnet/start.sh [--port PORT] [--state-dir DIR] [--block-time SECONDS] [--foreground]
+# Usage: infra/devnet/start.sh [--port PORT] [--state-dir DIR] [--block-time SECONDS] [--fresh] [--foreground]
 #
 #   --port PORT       JSON-RPC port on 127.0.0.1 (default 8545)
-#   --state-dir DIR   where devnet.env and anvil.log go
+#   --state-dir DIR   where the chain's state, devnet.env and anvil.log go
 #                     (default <repo>/.payouts/devnet)
 #   --block-time S    also mine a block every S seconds (default: only on each transaction)
+#   --fresh           forget the chain kept in DIR and start from block 0
 #   --foreground      keep anvil in the foreground; Ctrl-C stops it
+#
+# The chain continues where it stopped: anvil keeps its state in DIR/chain-state.json (written
+# every second and on exit) and the contracts it deployed in DIR/contracts.env, so a restart
+# has the same token contracts, balances, blocks and nonces (a new transfer never repeats an old
+# one's hash). --fresh, or deleting DIR, starts a new chain.
 #
 # Without --foreground anvil is left running in the background; stop it with
 # infra/devnet/stop.sh [--state-dir DIR]. The addresses are written to
@@ -21,6 +27,7 @@ REPO_ROOT="$(cd "$DEVNET_DIR/../.." && pwd)"
 PORT=8545
 STATE_DIR="$REPO_ROOT/.payouts/devnet"
 FOREGROUND=0
+FRESH=0
 
 # anvil's default mnemonic ("test test test test test test test test test test test junk").
 ACCOUNT0_ADDRESS=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
@@ -49,6 +56,7 @@ while [[ $# -gt 0 ]]; do
       STATE_DIR="$2"; shift 2 ;;
     --state-dir=*) STATE_DIR="${1#*=}"; shift ;;
     --foreground) FOREGROUND=1; shift ;;
+    --fresh) FRESH=1; shift ;;
     --block-time)
       [[ $# -ge 2 ]] || die "--block-time needs a value"
       BLOCK_TIME="$2"; shift 2 ;;
@@ -67,6 +75,8 @@ mkdir -p "$STATE_DIR" || die "cannot create state dir $STATE_DIR"
 STATE_DIR="$(cd "$STATE_DIR" && pwd)"
 ENV_FILE="$STATE_DIR/devnet.env"
 LOG_FILE="$STATE_DIR/anvil.log"
+CHAIN_STATE="$STATE_DIR/chain-state.json"
+CONTRACTS_FILE="$STATE_DIR/contracts.env"
 RPC_URL="http://127.0.0.1:$PORT"
 
 # --- refuse to clobber a devnet that is still running from this state dir ---
@@ -143,9 +153,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+if (( FRESH == 1 )); then
+  rm -f "$CHAIN_STATE" "$CONTRACTS_FILE"
+fi
+# A kept chain needs both its state and the addresses of its contracts.
+if [[ ! -f "$CHAIN_STATE" || ! -f "$CONTRACTS_FILE" ]]; then
+  rm -f "$CHAIN_STATE" "$CONTRACTS_FILE"
+fi
 log "starting anvil on $RPC_URL (chain id $CHAIN_ID), log: $LOG_FILE"
 : >"$LOG_FILE"
-EXTRA_ARGS=()
+# --state loads the file when it exists and writes it on exit; --state-interval every second
+# too, so even a killed devnet loses at most the last second.
+EXTRA_ARGS=(--state "$CHAIN_STATE" --state-interval 1)
 if [[ -n "${BLOCK_TIME:-}" ]]; then
   [[ "$BLOCK_TIME" =~ ^[0-9]+$ ]] || die "invalid --block-time: $BLOCK_TIME"
   EXTRA_ARGS+=(--block-time "$BLOCK_TIME")
@@ -196,21 +215,37 @@ deploy() {
   "$CAST" to-check-sum-address "$addr"
 }
 
-log "deploying TestStablecoin x3 from $ACCOUNT0_ADDRESS"
-USDT="$(deploy "Tether USD" "USDT")"
-USDC="$(deploy "USD Coin" "USDC")"
-LOOKALIKE_USDC="$(deploy "USD Coin" "USDC")"
+kept=0
+if [[ -f "$CONTRACTS_FILE" ]]; then
+  # shellcheck disable=SC1090
+  . "$CONTRACTS_FILE"
+  if [[ "$("$CAST" code "$USDT" --rpc-url "$RPC_URL" 2>/dev/null || true)" =~ ^0x[0-9a-fA-F]{2,} ]]; then
+    kept=1
+    log "continuing the kept chain at block $("$CAST" block-number --rpc-url "$RPC_URL") (--fresh starts a new one)"
+  else
+    log "the kept chain state has no contracts; deploying them again"
+  fi
+fi
 
-log "minting 1,000,000 USDT and USDC to accounts 0 and 1"
-for token in "$USDT" "$USDC"; do
-  for acct in "$ACCOUNT0_ADDRESS" "$ACCOUNT1_ADDRESS"; do
-    send_tx "mint on $token to $acct" transactionHash "$token" "mint(address,uint256)" "$acct" "$MINT_AMOUNT" >/dev/null
+if (( kept == 0 )); then
+  log "deploying TestStablecoin x3 from $ACCOUNT0_ADDRESS"
+  USDT="$(deploy "Tether USD" "USDT")"
+  USDC="$(deploy "USD Coin" "USDC")"
+  LOOKALIKE_USDC="$(deploy "USD Coin" "USDC")"
+
+  log "minting 1,000,000 USDT and USDC to accounts 0 and 1"
+  for token in "$USDT" "$USDC"; do
+    for acct in "$ACCOUNT0_ADDRESS" "$ACCOUNT1_ADDRESS"; do
+      send_tx "mint on $token to $acct" transactionHash "$token" "mint(address,uint256)" "$acct" "$MINT_AMOUNT" >/dev/null
+    done
   done
-done
 
-bal="$("$CAST" call "$USDT" "balanceOf(address)(uint256)" "$ACCOUNT0_ADDRESS" --rpc-url "$RPC_URL" | awk '{print $1}')" \
-  || die "balanceOf check failed"
-[[ "$bal" == "$MINT_AMOUNT" ]] || die "unexpected USDT balance for account 0: $bal"
+  bal="$("$CAST" call "$USDT" "balanceOf(address)(uint256)" "$ACCOUNT0_ADDRESS" --rpc-url "$RPC_URL" | awk '{print $1}')" \
+    || die "balanceOf check failed"
+  [[ "$bal" == "$MINT_AMOUNT" ]] || die "unexpected USDT balance for account 0: $bal"
+  printf 'USDT=%s\nUSDC=%s\nLOOKALIKE_USDC=%s\n' "$USDT" "$USDC" "$LOOKALIKE_USDC" >"$CONTRACTS_FILE.tmp.$$"
+  mv "$CONTRACTS_FILE.tmp.$$" "$CONTRACTS_FILE"
+fi
 
 # --- env file ---
 tmp="$ENV_FILE.tmp.$$"
@@ -240,7 +275,8 @@ cat <<EOF
      private key     $ACCOUNT0_KEY
   funded account 1   $ACCOUNT1_ADDRESS
      private key     $ACCOUNT1_KEY
-  balances           1,000,000 USDT + 1,000,000 USDC each (plus 10000 ETH)
+  balances           1,000,000 USDT + 1,000,000 USDC each at first (plus 10000 ETH)
+  chain state        $CHAIN_STATE   (kept across restarts; --fresh forgets it)
   anvil pid          $ANVIL_PID
   anvil log          $LOG_FILE
   env file           $ENV_FILE

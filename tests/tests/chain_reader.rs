@@ -831,3 +831,74 @@ async fn a_server_failing_twice_then_answering_is_retried() {
     let server = FakeServer::start(move |n, r| f(n, r));
     must_fail(&server, fast(1)).await;
 }
+
+/// `infra/devnet/start.sh` (what `infra/run-local.sh` runs) keeps its chain in the state directory:
+/// a restart has the same token contracts, balances and block height, an old transfer's receipt,
+/// and a new transfer gets a new hash, so the README walkthrough works twice in a row. `--fresh`
+/// starts over from block 0.
+#[test]
+fn the_devnet_continues_its_chain_across_restarts() {
+    let devnet = payouts_tests::anvil::devnet_dir();
+    payouts_tests::anvil::anvil_binary();
+    let state = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let script = |name: &str, extra: &[&str]| {
+        let output = std::process::Command::new("bash")
+            .arg(devnet.join(name))
+            .args(["--state-dir", state.path().to_str().unwrap()])
+            .args(if name == "start.sh" { vec!["--port", port.as_str()] } else { vec![] })
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let env = || -> HashMap<String, String> {
+        std::fs::read_to_string(state.path().join("devnet.env")).unwrap().lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect()
+    };
+    let cast = |args: &[&str]| {
+        let output = std::process::Command::new(devnet.join("node_modules/.bin/cast")).args(args).output().unwrap();
+        assert!(output.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let transfer = |env: &HashMap<String, String>| {
+        let sent = cast(&[
+            "send",
+            "--json",
+            "--private-key",
+            &env["DEVNET_FUNDED_PRIVATE_KEY"],
+            "--rpc-url",
+            &env["DEVNET_RPC_URL"],
+            &env["DEVNET_USDT"],
+            "transfer(address,uint256)",
+            &env["DEVNET_SECOND_ADDRESS"],
+            "5000000",
+        ]);
+        serde_json::from_str::<Value>(&sent).unwrap()["transactionHash"].as_str().unwrap().to_owned()
+    };
+    let balance = |env: &HashMap<String, String>| {
+        cast(&["call", &env["DEVNET_USDT"], "balanceOf(address)(uint256)", &env["DEVNET_SECOND_ADDRESS"], "--rpc-url", &env["DEVNET_RPC_URL"]])
+    };
+
+    script("start.sh", &[]);
+    let first = env();
+    let first_hash = transfer(&first);
+    let height = cast(&["block-number", "--rpc-url", &first["DEVNET_RPC_URL"]]).parse::<u64>().unwrap();
+    let paid = balance(&first);
+    script("stop.sh", &[]);
+
+    let log = script("start.sh", &[]);
+    assert!(log.contains("continuing the kept chain"), "{log}");
+    let second = env();
+    assert_eq!((&second["DEVNET_USDT"], &second["DEVNET_USDC"]), (&first["DEVNET_USDT"], &first["DEVNET_USDC"]), "the same contracts");
+    assert!(cast(&["block-number", "--rpc-url", &second["DEVNET_RPC_URL"]]).parse::<u64>().unwrap() >= height, "the chain goes on");
+    assert_eq!(balance(&second), paid, "balances are kept");
+    assert!(cast(&["receipt", &first_hash, "--rpc-url", &second["DEVNET_RPC_URL"], "--json"]).contains("\"status\":\"0x1\""), "old receipts are kept");
+    assert_ne!(transfer(&second), first_hash, "the same transfer again is a new transaction");
+    script("stop.sh", &[]);
+
+    script("start.sh", &["--fresh"]);
+    let fresh = env();
+    assert!(cast(&["block-number", "--rpc-url", &fresh["DEVNET_RPC_URL"]]).parse::<u64>().unwrap() < height, "--fresh starts a new chain");
+    script("stop.sh", &[]);
+}
