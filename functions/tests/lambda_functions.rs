@@ -152,14 +152,14 @@ fn assert_only_counters_update(template: &Template, stack: &Stack, proxy: &Recor
     }
 }
 
-/// The same for `PayoutsTableEndpointCountPolicy`: a function whose only put grant it is (the
-/// webhook delete) puts nothing but endpoint counts (`WECOUNT#…`), alone or in a transaction.
-fn assert_only_endpoint_counts_put(template: &Template, stack: &Stack, proxy: &RecordingAwsProxy) {
-    let policy = &template.0["Resources"]["PayoutsTableEndpointCountPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
-    assert_eq!(policy["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], json!(["WECOUNT#*"]), "{policy}");
+/// The same for `PayoutsTableEndpointDirectoryPolicy`: a function whose only put grant it is (the
+/// webhook delete) puts nothing but endpoint directories (`WEDIR#…`), alone or in a transaction.
+fn assert_only_endpoint_directories_put(template: &Template, stack: &Stack, proxy: &RecordingAwsProxy) {
+    let policy = &template.0["Resources"]["PayoutsTableEndpointDirectoryPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], json!(["WEDIR#*"]), "{policy}");
     for (binary, (spec, _)) in &stack.functions {
         let sources: Vec<String> = template.grants(spec).iter().map(|grant| grant.source.clone()).collect();
-        if !sources.iter().any(|s| s == "PayoutsTableEndpointCountPolicy") || sources.iter().any(|s| s == "PayoutsTableWritePolicy") {
+        if !sources.iter().any(|s| s == "PayoutsTableEndpointDirectoryPolicy") || sources.iter().any(|s| s == "PayoutsTableWritePolicy") {
             continue;
         }
         let mut put = false;
@@ -172,11 +172,11 @@ fn assert_only_endpoint_counts_put(template: &Template, stack: &Stack, proxy: &R
             };
             for item in puts {
                 let pk = item["Item"]["pk"]["S"].as_str().unwrap_or("");
-                assert!(pk.starts_with("WECOUNT#"), "{binary} put something other than an endpoint count: {item}");
+                assert!(pk.starts_with("WEDIR#"), "{binary} put something other than an endpoint directory: {item}");
                 put = true;
             }
         }
-        assert!(put, "{binary} is granted endpoint-count puts but never made one");
+        assert!(put, "{binary} is granted endpoint-directory puts but never made one");
     }
 }
 
@@ -443,7 +443,7 @@ async fn every_function_runs_under_the_lambda_runtime_with_the_templates_environ
 
     assert_least_privilege(&template, &resolver, &stack, &proxy);
     assert_only_counters_update(&template, &stack, &proxy);
-    assert_only_endpoint_counts_put(&template, &stack, &proxy);
+    assert_only_endpoint_directories_put(&template, &stack, &proxy);
 
     // Every function the template deploys ran, and every binary is deployed.
     let deployed: BTreeSet<String> = stack.functions.keys().cloned().collect();

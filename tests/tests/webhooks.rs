@@ -868,3 +868,60 @@ async fn endpoints_per_organization_and_environment_are_capped_exactly_on_both_s
         assert_eq!(listed.json["data"].as_array().unwrap().len(), 3);
     }
 }
+
+/// A store whose index queries do not show what was written in the last half second, as
+/// DynamoDB's eventually consistent GSIs may not (moto shows everything at once).
+struct LaggingIndexes {
+    inner: Arc<dyn payouts::ports::store::Store>,
+    written: std::sync::Mutex<Vec<(payouts::ports::store::ItemKey, std::time::Instant)>>,
+}
+
+#[async_trait::async_trait]
+impl payouts::ports::store::Store for LaggingIndexes {
+    async fn get(&self, keys: &[payouts::ports::store::ItemKey]) -> Result<Vec<Option<payouts::ports::store::Item>>, payouts::ports::store::StoreError> {
+        self.inner.get(keys).await
+    }
+    async fn write(&self, ops: Vec<payouts::ports::store::WriteOp>) -> Result<(), payouts::ports::store::StoreError> {
+        let keys: Vec<_> = ops.iter().map(|op| op.key().clone()).collect();
+        self.inner.write(ops).await?;
+        let now = std::time::Instant::now();
+        self.written.lock().unwrap().extend(keys.into_iter().map(|key| (key, now)));
+        Ok(())
+    }
+    async fn query(&self, query: &payouts::ports::store::IndexQuery) -> Result<Vec<payouts::ports::store::Item>, payouts::ports::store::StoreError> {
+        let items = self.inner.query(query).await?;
+        let written = self.written.lock().unwrap();
+        let fresh = |key: &payouts::ports::store::ItemKey| written.iter().any(|(k, at)| k == key && at.elapsed() < Duration::from_millis(500));
+        Ok(items.into_iter().filter(|item| !fresh(&item.key)).collect())
+    }
+}
+
+/// With indexes that lag behind writes: an event right after an endpoint's creation still
+/// reaches it (the fan-out reads the endpoint directory by key), and a delivery retried right
+/// after it was made is found.
+#[tokio::test]
+async fn fan_out_and_retry_do_not_miss_what_was_written_a_moment_ago_on_both_stores() {
+    for h in [Harness::embedded().await, Harness::dynamodb().await] {
+        let lagging = Arc::new(LaggingIndexes { inner: h.app.store.clone(), written: Default::default() });
+        let app = payouts::service::App { store: lagging, ..h.app.clone() };
+        let receiver = Receiver::start().await;
+        let key = payouts::domain::org::ApiKeySecret::from_presented(&h.tenant.sandbox);
+        let body = json!({"url": receiver.url, "events": ["payout.created"]}).to_string();
+        let created = payouts::service::webhooks::create_endpoint(&app, &key, None, body.as_bytes()).await.unwrap();
+        assert_eq!(created.status, 201);
+        let endpoint: Value = serde_json::from_str(&created.body).unwrap();
+        let event = created_event(&h, &h.tenant.sandbox).await;
+        let mut d = dispatcher(&h, "0,5s", Duration::from_secs(5));
+        d.app = app.clone();
+        let report = d.dispatch_event(&event).await.unwrap();
+        assert_eq!((report.deliveries_created, report.succeeded), (1, 1), "the endpoint made a moment ago gets the event: {report:?}");
+
+        let webhook = endpoint["webhook_id"].as_str().unwrap();
+        let listed = h.call(Method::GET, &format!("/v1/webhooks/{webhook}/deliveries"), Some(&h.tenant.sandbox), None).await;
+        let delivery = listed.json["data"][0]["delivery_id"].as_str().unwrap().to_owned();
+        // Written again just now (its attempt recorded): the id index does not show it yet.
+        let retried = payouts::service::webhooks::retry_delivery(&app, &d, &key, webhook, &delivery).await.unwrap();
+        assert_eq!(retried.status, 200);
+        assert_eq!(receiver.received().len(), 2, "sent again");
+    }
+}

@@ -213,7 +213,11 @@ pub struct Delivery {
     pub org_id: OrgId,
     pub environment: Environment,
     pub status: DeliveryStatus,
+    /// The latest [`MAX_KEPT_ATTEMPTS`] attempts, oldest first ([`Delivery::record`]).
     pub attempts: Vec<Attempt>,
+    /// Attempts made before the kept ones, counted but no longer kept.
+    #[serde(default)]
+    pub earlier_attempts: u32,
     /// When the next attempt is due (also a lease while one is in flight).
     #[serde(with = "time::rfc3339::option")]
     pub next_attempt_at: Option<Timestamp>,
@@ -223,7 +227,27 @@ pub struct Delivery {
     pub updated_at: Timestamp,
 }
 
+/// Attempts a delivery keeps: the schedule makes at most 50, and replays add to them, so an
+/// item never grows toward DynamoDB's 400 KB limit (an attempt holds at most a 300-character
+/// error).
+pub const MAX_KEPT_ATTEMPTS: usize = 50;
+
 impl Delivery {
+    /// Records an attempt, keeping the latest [`MAX_KEPT_ATTEMPTS`] and counting the rest.
+    pub fn record(&mut self, attempt: Attempt) {
+        self.attempts.push(attempt);
+        let excess = self.attempts.len().saturating_sub(MAX_KEPT_ATTEMPTS);
+        if excess > 0 {
+            self.attempts.drain(..excess);
+            self.earlier_attempts = self.earlier_attempts.saturating_add(u32::try_from(excess).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Every attempt made, kept or not.
+    pub fn attempts_made(&self) -> usize {
+        self.attempts.len() + self.earlier_attempts as usize
+    }
+
     pub fn view(&self) -> DeliveryView {
         DeliveryView {
             delivery_id: self.id.to_string(),
@@ -232,6 +256,7 @@ impl Delivery {
             event_type: self.event_type,
             status: self.status,
             attempts: self.attempts.clone(),
+            attempt_count: self.attempts_made(),
             next_attempt_at: self.next_attempt_at.as_ref().filter(|_| self.status == DeliveryStatus::Pending).map(time::to_rfc3339),
             created_at: time::to_rfc3339(&time::whole_seconds(self.created_at)),
         }
@@ -245,7 +270,10 @@ pub struct DeliveryView {
     pub event_id: String,
     pub event_type: EventType,
     pub status: DeliveryStatus,
+    /// The latest 50 attempts, oldest first.
     pub attempts: Vec<Attempt>,
+    /// Every attempt made, including those no longer listed.
+    pub attempt_count: usize,
     #[schema(nullable, format = DateTime)]
     pub next_attempt_at: Option<String>,
     #[schema(format = DateTime)]

@@ -145,6 +145,7 @@ impl Dispatcher {
             environment: event.environment,
             status: DeliveryStatus::Pending,
             attempts: Vec::new(),
+            earlier_attempts: 0,
             next_attempt_at: Some(now),
             created_at: now,
             updated_at: now,
@@ -229,11 +230,25 @@ impl Dispatcher {
         }
     }
 
-    /// Active endpoints of the event's organization and environment subscribed to its type.
+    /// Active endpoints of the event's organization and environment subscribed to its type: from
+    /// the endpoint directory and the endpoints themselves, read by key (strongly consistent), so
+    /// an endpoint created a moment before the event is never missed. An organization whose
+    /// endpoints predate the directory is read through the endpoints index.
     async fn endpoints_for(&self, event: &Event) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&event.org_id, event.environment), false, self.app.now().timestamp());
+        let directory_key = records::endpoint_directory_key(&event.org_id, event.environment);
+        let items = match self.app.store.get(std::slice::from_ref(&directory_key)).await?.pop().flatten() {
+            Some(item) => {
+                let directory: records::EndpointDirectory = decode(&item)?;
+                let keys: Vec<_> = directory.endpoints.iter().map(records::endpoint_key).collect();
+                self.app.store.get(&keys).await?.into_iter().flatten().collect()
+            }
+            None => {
+                let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&event.org_id, event.environment), false, self.app.now().timestamp());
+                read_all(self.app.store.as_ref(), query).await?
+            }
+        };
         let mut endpoints = Vec::new();
-        for item in read_all(self.app.store.as_ref(), query).await? {
+        for item in items {
             // An endpoint that cannot be read gets nothing until repaired; the others get theirs.
             let Some(endpoint) = records::decode_or_skip::<WebhookEndpoint>(&item, "webhook endpoint") else { continue };
             if endpoint.wants(event.event_type) {
@@ -317,7 +332,7 @@ impl Dispatcher {
             (Some(endpoint), Some(event)) if endpoint.status == EndpointStatus::Active => (endpoint_item.map(|i| i.version).unwrap_or(0), endpoint, event),
             (endpoint, _) => {
                 let why = if endpoint.is_none() { "endpoint deleted" } else { "endpoint disabled or event missing" };
-                delivery.attempts.push(Attempt { at: now, status_code: None, latency_ms: 0, error: Some(why.into()) });
+                delivery.record(Attempt { at: now, status_code: None, latency_ms: 0, error: Some(why.into()) });
                 delivery.status = DeliveryStatus::Failed;
                 delivery.next_attempt_at = None;
                 self.save(&delivery, version).await?;
@@ -334,7 +349,7 @@ impl Dispatcher {
         metrics::count(Metric::WebhookAttempts, &environment, 1);
         metrics::count(Metric::WebhookFailures, &environment, u64::from(!outcome.succeeded()));
         let at = self.app.now();
-        delivery.attempts.push(Attempt {
+        delivery.record(Attempt {
             at,
             status_code: outcome.status,
             latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX),
@@ -352,7 +367,7 @@ impl Dispatcher {
             report.failed_for_good += 1;
             self.disable(endpoint, endpoint_version, "the endpoint answered 410 Gone", at).await?;
         } else {
-            let made = delivery.attempts.len();
+            let made = delivery.attempts_made();
             match self.schedule.next_delay(made, outcome.retry_after, &mut rand::rng()) {
                 Some(delay) => {
                     let delay = Duration::from_std(delay).unwrap_or(Duration::hours(24));
@@ -367,7 +382,7 @@ impl Dispatcher {
         }
         tracing::info!(
             delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, event_id = %delivery.event_id,
-            attempt = delivery.attempts.len(), status_code = outcome.status.map(u64::from), error = outcome.error.as_deref().unwrap_or(""),
+            attempt = delivery.attempts_made(), status_code = outcome.status.map(u64::from), error = outcome.error.as_deref().unwrap_or(""),
             detail = outcome.detail.as_deref().unwrap_or(""), outcome = delivery.status.as_str(),
             "webhook attempt"
         );

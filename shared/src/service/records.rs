@@ -493,20 +493,21 @@ pub fn endpoints_of(org: &OrgId, environment: Environment) -> String {
     format!("{org}#{environment}#WE")
 }
 
-/// How many webhook endpoints an organization has in one environment: written in the same
-/// atomic write as each create and delete, on its version, so the ceiling holds exactly under
-/// concurrent creates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointCount {
-    pub endpoints: u32,
+/// An organization's webhook endpoints in one environment, by id: written in the same atomic
+/// write as each create and delete, on its version, so the ceiling on their number holds exactly
+/// under concurrent creates, and read by key (strongly consistent) by the fan-out, which so never
+/// misses an endpoint created a moment before the event (the endpoints index may lag).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointDirectory {
+    pub endpoints: Vec<crate::domain::ids::WebhookId>,
 }
 
-pub fn endpoint_count_key(org: &OrgId, environment: Environment) -> ItemKey {
-    ItemKey::new(format!("WECOUNT#{org}#{environment}"), "WECOUNT")
+pub fn endpoint_directory_key(org: &OrgId, environment: Environment) -> ItemKey {
+    ItemKey::new(format!("WEDIR#{org}#{environment}"), "WEDIR")
 }
 
-pub fn endpoint_count_item(org: &OrgId, environment: Environment, count: EndpointCount, version: u64) -> Result<Item, StoreError> {
-    Ok(plain(endpoint_count_key(org, environment), version, encode(&count)?))
+pub fn endpoint_directory_item(org: &OrgId, environment: Environment, directory: &EndpointDirectory, version: u64) -> Result<Item, StoreError> {
+    Ok(plain(endpoint_directory_key(org, environment), version, encode(directory)?))
 }
 
 pub fn endpoint_item(endpoint: &crate::domain::endpoint::WebhookEndpoint, version: u64) -> Result<Item, StoreError> {

@@ -5,7 +5,7 @@ use super::dispatcher::Dispatcher;
 use super::idempotency::IdempotencyGuard;
 use super::input::{JsonObject, request_body};
 use super::pagination::{ListParams, list_page};
-use super::records::{self, EndpointCount, decode};
+use super::records::{self, EndpointDirectory, decode};
 use super::reply::Reply;
 use super::{App, COMMIT_ATTEMPTS};
 use crate::domain::endpoint::{Attempt, Backfill, Delivery, EndpointStatus, RetiringSecret, WebhookEndpoint};
@@ -163,20 +163,22 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
         ops.push(guard.record_sealed_op(app, reply.status, &reply.body, now).await?);
     }
     for _ in 0..COMMIT_ATTEMPTS {
-        // The count goes up in the same write, on its version: two creates racing for the last
-        // slot cannot both commit.
-        let (count, version) = endpoint_count(app, &principal).await?;
-        if count.endpoints >= app.limits.webhook_endpoints {
+        // The directory gains the endpoint in the same write, on its version: two creates racing
+        // for the last slot cannot both commit.
+        let (mut directory, version) = endpoint_directory(app, &principal).await?;
+        if directory.endpoints.len() >= app.limits.webhook_endpoints as usize {
             return Err(ApiError::limit_reached(
                 "endpoint_limit_reached",
                 format!(
                     "This organization has {} webhook endpoints in {}, the most allowed: delete one (DELETE /v1/webhooks/{{webhook_id}}) before adding another.",
-                    count.endpoints, principal.environment
+                    directory.endpoints.len(),
+                    principal.environment
                 ),
             ));
         }
+        directory.endpoints.push(endpoint.id.clone());
         let mut ops = ops.clone();
-        ops.push(count_op(&principal, EndpointCount { endpoints: count.endpoints + 1 }, version, now)?);
+        ops.push(directory_op(&principal, &directory, version, now)?);
         match app.store.write(ops).await {
             Ok(()) => return Ok(reply),
             // The endpoint has a fresh id: only a concurrent duplicate (same idempotency key) can
@@ -192,24 +194,27 @@ pub async fn create_endpoint(app: &App, secret: &ApiKeySecret, idempotency_key: 
     Err(IdempotencyGuard::gave_up(guard.as_ref()))
 }
 
-/// The organization's endpoint count in the principal's environment, and its version (0: no
-/// count yet). An organization whose endpoints predate the count has it started from its
+/// The organization's endpoint directory in the principal's environment, and its version (0: not
+/// written yet). An organization whose endpoints predate the directory has it started from its
 /// endpoints as listed.
-async fn endpoint_count(app: &App, principal: &Principal) -> Result<(EndpointCount, u64), ApiError> {
-    let key = records::endpoint_count_key(&principal.org_id, principal.environment);
+async fn endpoint_directory(app: &App, principal: &Principal) -> Result<(EndpointDirectory, u64), ApiError> {
+    let key = records::endpoint_directory_key(&principal.org_id, principal.environment);
     if let Some(item) = app.store.get(std::slice::from_ref(&key)).await.map_err(ApiError::internal)?.pop().flatten() {
         return Ok((decode(&item).map_err(ApiError::internal)?, item.version));
     }
     let query = IndexQuery::partition(IndexName::Gsi1, records::endpoints_of(&principal.org_id, principal.environment), false, app.now().timestamp());
-    let existing = read_all(app.store.as_ref(), query).await.map_err(ApiError::internal)?.len();
-    Ok((EndpointCount { endpoints: u32::try_from(existing).unwrap_or(u32::MAX) }, 0))
+    let mut endpoints = Vec::new();
+    for item in read_all(app.store.as_ref(), query).await.map_err(ApiError::internal)? {
+        endpoints.push(decode::<WebhookEndpoint>(&item).map_err(ApiError::internal)?.id);
+    }
+    Ok((EndpointDirectory { endpoints }, 0))
 }
 
-/// The write of a new count over the one read at `version` (absent when 0).
-fn count_op(principal: &Principal, count: EndpointCount, version: u64, now: crate::domain::time::Timestamp) -> Result<WriteOp, ApiError> {
+/// The write of a new directory over the one read at `version` (absent when 0).
+fn directory_op(principal: &Principal, directory: &EndpointDirectory, version: u64, now: crate::domain::time::Timestamp) -> Result<WriteOp, ApiError> {
     let condition = if version == 0 { Condition::Absent { now_unix: now.timestamp() } } else { Condition::Version(version) };
     Ok(WriteOp::Put {
-        item: records::endpoint_count_item(&principal.org_id, principal.environment, count, version + 1).map_err(ApiError::internal)?,
+        item: records::endpoint_directory_item(&principal.org_id, principal.environment, directory, version + 1).map_err(ApiError::internal)?,
         condition: Some(condition),
     })
 }
@@ -397,10 +402,11 @@ pub async fn delete_endpoint(app: &App, secret: &ApiKeySecret, id: &str) -> Resu
     // 410, say) does not make the merchant's delete fail: read it again and delete that.
     for _ in 0..COMMIT_ATTEMPTS {
         let (endpoint, version) = owned_endpoint(app, &principal, id).await?;
-        let (count, count_version) = endpoint_count(app, &principal).await?;
+        let (mut directory, directory_version) = endpoint_directory(app, &principal).await?;
+        directory.endpoints.retain(|id| *id != endpoint.id);
         let ops = vec![
             WriteOp::Delete { key: records::endpoint_key(&endpoint.id), condition: Some(Condition::Version(version)) },
-            count_op(&principal, EndpointCount { endpoints: count.endpoints.saturating_sub(1) }, count_version, app.now())?,
+            directory_op(&principal, &directory, directory_version, app.now())?,
         ];
         match app.store.write(ops).await {
             Ok(()) => return Ok(Reply::no_content()),
@@ -420,6 +426,9 @@ pub async fn list_deliveries(app: &App, secret: &ApiKeySecret, webhook_id: &str,
     Reply::json(200, &list)
 }
 
+/// How long a DynamoDB index may take to show an item just written (typically well under it).
+const INDEX_LAG: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Re-sends one delivery now, whatever its status, and answers with the delivery after it.
 pub async fn retry_delivery(app: &App, dispatcher: &Dispatcher, secret: &ApiKeySecret, webhook_id: &str, delivery_id: &str) -> Result<Reply, ApiError> {
     let principal = webhook_principal(app, secret).await?;
@@ -427,8 +436,15 @@ pub async fn retry_delivery(app: &App, dispatcher: &Dispatcher, secret: &ApiKeyS
     let not_found = || ApiError::not_found("delivery_not_found", "delivery", delivery_id, "delivery_id");
     let id = DeliveryId::parse(delivery_id).ok_or_else(not_found)?;
     let query = IndexQuery { limit: 1, ..IndexQuery::partition(IndexName::Gsi2, records::delivery_by_id(&id), false, app.now().timestamp()) };
-    let item = app.store.query(&query).await.map_err(ApiError::internal)?.pop().ok_or_else(not_found)?;
-    let delivery: Delivery = decode(&item).map_err(ApiError::internal)?;
+    // The id index is eventually consistent: a delivery made a moment ago may not be in it yet,
+    // so a miss is asked again once before it is a 404. (What it finds, the attempt reads again
+    // by key.)
+    let mut found = app.store.query(&query).await.map_err(ApiError::internal)?.pop();
+    if found.is_none() {
+        tokio::time::sleep(INDEX_LAG).await;
+        found = app.store.query(&query).await.map_err(ApiError::internal)?.pop();
+    }
+    let delivery: Delivery = decode(&found.ok_or_else(not_found)?).map_err(ApiError::internal)?;
     if delivery.webhook_id != endpoint.id {
         return Err(not_found());
     }

@@ -25,3 +25,29 @@ fn a_backfill_stops_at_ten_thousand_events() {
     assert!(!backfill.has_room());
     assert_eq!(backfill.view().events_replayed, 10_000);
 }
+
+#[test]
+fn a_delivery_keeps_its_latest_attempts_and_counts_the_rest() {
+    let now = Utc::now();
+    let mut delivery = Delivery {
+        id: DeliveryId::generate(),
+        webhook_id: WebhookId::generate(),
+        event_id: EventId::generate(),
+        event_type: EventType::PayoutCreated,
+        org_id: OrgId::generate(),
+        environment: Environment::Sandbox,
+        status: DeliveryStatus::Pending,
+        attempts: Vec::new(),
+        earlier_attempts: 0,
+        next_attempt_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    for i in 0..(MAX_KEPT_ATTEMPTS as u64 + 7) {
+        delivery.record(Attempt { at: now, status_code: Some(500), latency_ms: i, error: None });
+    }
+    assert_eq!(delivery.attempts.len(), MAX_KEPT_ATTEMPTS);
+    assert_eq!(delivery.attempts_made(), MAX_KEPT_ATTEMPTS + 7);
+    assert_eq!(delivery.attempts[0].latency_ms, 7, "the oldest went first");
+    assert_eq!(delivery.view().attempt_count, MAX_KEPT_ATTEMPTS + 7);
+}
