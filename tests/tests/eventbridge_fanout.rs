@@ -88,7 +88,8 @@ async fn the_retry_queue_delays_messages() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = sqs.create_queue().queue_name(aws::unique_name("retries")).send().await.unwrap().queue_url().unwrap().to_owned();
     let queue = payouts::adapters::sqs::SqsRetryQueue::new(sqs.clone(), queue_url.clone());
-    let message = RetryMessage { webhook_id: payouts::domain::ids::WebhookId::generate(), event_id: payouts::domain::ids::EventId::generate() };
+    let message =
+        RetryMessage { webhook_id: payouts::domain::ids::WebhookId::generate(), event_id: payouts::domain::ids::EventId::generate(), after_attempts: Some(1) };
     queue.schedule(&message, 2).await.unwrap();
     let early = sqs.receive_message().queue_url(&queue_url).send().await.unwrap();
     assert!(early.messages().is_empty(), "not visible before its delay");

@@ -925,3 +925,32 @@ async fn fan_out_and_retry_do_not_miss_what_was_written_a_moment_ago_on_both_sto
         assert_eq!(receiver.received().len(), 2, "sent again");
     }
 }
+
+/// The due sweep made the attempt a queued retry was for, and scheduled its own: the older
+/// message, arriving later, is dropped (no attempt, nothing re-enqueued), so duplicates never
+/// start a chain of messages that renew themselves.
+#[tokio::test]
+async fn a_retry_message_for_an_attempt_already_made_is_dropped() {
+    let h = Harness::embedded().await;
+    let receiver = Receiver::start_with(vec![], Answer::status(503)).await;
+    create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+    let queue = Arc::new(RecordingRetryQueue::default());
+    let mut d = dispatcher(&h, "0,5s,5s,5s", Duration::from_secs(5));
+    d.retry_queue = Some(queue.clone());
+    let event = created_event(&h, &h.tenant.sandbox).await;
+
+    d.dispatch_event(&event).await.unwrap();
+    let first = queue.0.lock().unwrap()[0].0.clone();
+    assert_eq!(first.after_attempts, Some(1));
+    h.clock.advance(chrono::Duration::seconds(6));
+    assert_eq!(d.run_due(100).await.unwrap().attempts, 1, "the sweep got there first");
+    let second = queue.0.lock().unwrap()[1].0.clone();
+    assert_eq!(second.after_attempts, Some(2));
+
+    let report = d.on_retry_message(&first).await.unwrap();
+    assert_eq!(report.attempts, 0, "stale: dropped");
+    assert_eq!(queue.0.lock().unwrap().len(), 2, "and not re-enqueued");
+    h.clock.advance(chrono::Duration::seconds(6));
+    assert_eq!(d.on_retry_message(&second).await.unwrap().attempts, 1, "the current one is acted on");
+    assert_eq!(receiver.received().len(), 3);
+}

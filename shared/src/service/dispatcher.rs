@@ -34,11 +34,17 @@ const BACKFILL_PAGES_PER_RUN: usize = 5;
 /// SQS cannot delay a message longer than this.
 pub const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
 
-/// A retry to make later: which delivery.
+/// A retry to make later: which delivery, and how many attempts it had made when the retry was
+/// scheduled. A message for a state the delivery has left (another worker, the due sweep, made
+/// the attempt meanwhile and scheduled its own retry) is stale and dropped, so duplicates never
+/// start chains of messages that renew themselves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryMessage {
     pub webhook_id: WebhookId,
     pub event_id: EventId,
+    /// `None` in messages from before this field: always acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_attempts: Option<usize>,
 }
 
 /// Where retries wait (an SQS queue with per-message delay in AWS). Delays beyond
@@ -46,6 +52,16 @@ pub struct RetryMessage {
 #[async_trait]
 pub trait RetryQueue: Send + Sync {
     async fn schedule(&self, message: &RetryMessage, delay_seconds: i64) -> Result<(), String>;
+}
+
+/// What asks for an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    /// The schedule: made only when due and pending; from a retry message, only while the
+    /// delivery has made the attempts the message was scheduled after.
+    Scheduled(Option<usize>),
+    /// A manual replay: now, whatever the delivery's status.
+    Forced,
 }
 
 pub struct Dispatcher {
@@ -95,7 +111,7 @@ impl Dispatcher {
         // Every delivery exists (and is due) before the first attempt: if this run is cut short,
         // the retry path and the due sweep still find all of them.
         for webhook_id in created {
-            self.run_attempt(&webhook_id, &event.id, false, &mut report).await?;
+            self.run_attempt(&webhook_id, &event.id, Trigger::Scheduled(None), &mut report).await?;
         }
         Ok(report)
     }
@@ -261,7 +277,7 @@ impl Dispatcher {
     /// A retry-queue message arrived: attempt if due, or wait longer (re-enqueue).
     pub async fn on_retry_message(&self, message: &RetryMessage) -> Result<DispatchReport, StoreError> {
         let mut report = DispatchReport::default();
-        self.run_attempt(&message.webhook_id, &message.event_id, false, &mut report).await?;
+        self.run_attempt(&message.webhook_id, &message.event_id, Trigger::Scheduled(message.after_attempts), &mut report).await?;
         Ok(report)
     }
 
@@ -279,7 +295,7 @@ impl Dispatcher {
             let Some(delivery) = records::decode_or_skip::<Delivery>(&item, "delivery") else { continue };
             // One delivery that cannot be attempted (its records unreadable, a write refused)
             // never holds up the others of the run; it stays due and is tried again next run.
-            if let Err(error) = self.run_attempt(&delivery.webhook_id, &delivery.event_id, false, &mut report).await {
+            if let Err(error) = self.run_attempt(&delivery.webhook_id, &delivery.event_id, Trigger::Scheduled(None), &mut report).await {
                 tracing::error!(delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, event_id = %delivery.event_id, error = %error, "delivery attempt failed; the run goes on");
                 report.errors += 1;
             }
@@ -290,11 +306,18 @@ impl Dispatcher {
     /// A manual replay: sends now whatever the delivery's status; returns the delivery after.
     pub async fn attempt_now(&self, webhook_id: &WebhookId, event_id: &EventId) -> Result<Option<Delivery>, StoreError> {
         let mut report = DispatchReport::default();
-        self.run_attempt(webhook_id, event_id, true, &mut report).await
+        self.run_attempt(webhook_id, event_id, Trigger::Forced, &mut report).await
     }
 
-    /// Claim → send → record. `force` sends even when not due or no longer pending.
-    async fn run_attempt(&self, webhook_id: &WebhookId, event_id: &EventId, force: bool, report: &mut DispatchReport) -> Result<Option<Delivery>, StoreError> {
+    /// Claim → send → record. A forced attempt sends even when not due or no longer pending.
+    async fn run_attempt(
+        &self,
+        webhook_id: &WebhookId,
+        event_id: &EventId,
+        trigger: Trigger,
+        report: &mut DispatchReport,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let force = trigger == Trigger::Forced;
         let keys = [records::delivery_key(webhook_id, event_id), records::endpoint_key(webhook_id), records::event_key(event_id)];
         let mut items = self.app.store.get(&keys).await?.into_iter();
         let (Some(delivery_item), endpoint_item, event_item) = (items.next().flatten(), items.next().flatten(), items.next().flatten()) else {
@@ -302,6 +325,12 @@ impl Dispatcher {
         };
         let mut delivery: Delivery = decode(&delivery_item)?;
         let now = self.app.now();
+        if let Trigger::Scheduled(Some(after)) = trigger
+            && after != delivery.attempts_made()
+        {
+            tracing::debug!(delivery_id = %delivery.id, "a retry message for an attempt already made; dropped");
+            return Ok(Some(delivery));
+        }
         if !force {
             if delivery.status != DeliveryStatus::Pending {
                 return Ok(Some(delivery));
@@ -441,7 +470,8 @@ impl Dispatcher {
     async fn enqueue_retry(&self, delivery: &Delivery, wait: Duration) {
         let Some(queue) = &self.retry_queue else { return };
         let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY_SECONDS);
-        let message = RetryMessage { webhook_id: delivery.webhook_id.clone(), event_id: delivery.event_id.clone() };
+        let message =
+            RetryMessage { webhook_id: delivery.webhook_id.clone(), event_id: delivery.event_id.clone(), after_attempts: Some(delivery.attempts_made()) };
         if let Err(error) = queue.schedule(&message, delay).await {
             // The due sweep still finds it.
             tracing::warn!(delivery_id = %delivery.id, error = %error, "could not enqueue a retry; the due sweep will attempt it");
