@@ -867,6 +867,47 @@ async fn plan_and_limits_reach_every_key_of_a_large_organization(h: Harness) {
     assert_eq!(answered.header("x-ratelimit-limit"), Some("1234"), "a sandbox key is held to the new limit");
 }
 
+/// Operators' changes to one organization at the same moment all land: each is made on the
+/// version it read, and one that lost the race reads again and applies itself to what is there.
+async fn concurrent_admin_changes_to_one_organization_all_land(h: Harness) {
+    use payouts::service::admin;
+    let org = admin::create_org(&h.app, "Busy", Plan::Scale).await.unwrap().id;
+    let app = h.app.clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let (app, org) = (app.clone(), org.clone());
+        tasks.spawn(async move { admin::create_key(&app, &org, if i % 2 == 0 { Environment::Live } else { Environment::Sandbox }).await.map(|_| ()) });
+    }
+    {
+        let (app, org) = (app.clone(), org.clone());
+        tasks.spawn(async move { admin::set_amount_tolerance(&app, &org, "0.05".parse().unwrap()).await.map(|_| ()) });
+    }
+    {
+        let (app, org) = (app.clone(), org.clone());
+        tasks.spawn(async move { admin::set_sender_policy(&app, &org, Environment::Live, payouts::domain::wallet::SenderPolicy::Any).await.map(|_| ()) });
+    }
+    {
+        let (app, org) = (app.clone(), org.clone());
+        let limits = payouts::domain::rate_limit::RateLimits::new(100, 50).unwrap();
+        tasks.spawn(async move { admin::set_rate_limits(&app, &org, Environment::Sandbox, limits).await.map(|_| ()) });
+    }
+    {
+        let (app, org) = (app.clone(), org.clone());
+        tasks.spawn(async move { admin::set_plan(&app, &org, Plan::Enterprise).await.map(|_| ()) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap_or_else(|error| panic!("a concurrent change failed: {error}"));
+    }
+    let (stored, _) = admin::load_org(&h.app, &org).await.unwrap();
+    assert_eq!(stored.amount_tolerance.to_string(), "0.05");
+    assert_eq!(stored.sender_policy(Environment::Live), payouts::domain::wallet::SenderPolicy::Any);
+    assert_eq!(stored.rate_limits(Environment::Sandbox).reads_per_minute, 100);
+    assert_eq!(stored.plan, Plan::Enterprise);
+    let keys = admin::list_keys(&h.app, &org).await.unwrap();
+    assert_eq!(keys.len(), 6);
+    assert!(keys.iter().all(|(key, _)| key.plan == Plan::Enterprise), "every key, also one created during the change, carries the plan");
+}
+
 on_both_stores!(
     the_fallback_answers_unknown_paths_and_methods_with_the_contracts_errors,
     ambiguous_input_is_refused_not_guessed,
@@ -884,5 +925,6 @@ on_both_stores!(
     list_filters_and_paginates,
     list_filters_go_through_indexes,
     plan_and_limits_reach_every_key_of_a_large_organization,
+    concurrent_admin_changes_to_one_organization_all_land,
     unknown_routes_and_methods,
 );

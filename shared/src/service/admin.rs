@@ -23,6 +23,17 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
+/// How many times an operator's change is read, applied and committed when its commit loses a
+/// race: more than a request's (operators' changes to one organization are rare but may come
+/// together, from scripts), each after a short random pause so racing writers spread out.
+const ADMIN_COMMIT_ATTEMPTS: usize = 20;
+
+async fn back_off() {
+    use rand::Rng;
+    let pause = rand::rng().random_range(5..40);
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
+
 pub async fn create_org(app: &App, name: &str, plan: Plan) -> Result<Organization, AdminError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -71,17 +82,23 @@ pub async fn list_keys(app: &App, org_id: &OrgId) -> Result<Vec<(ApiKey, u64)>, 
 
 /// Creates a key and returns its secret: the only time it is ever available.
 pub async fn create_key(app: &App, org_id: &OrgId, environment: Environment) -> Result<(ApiKey, ApiKeySecret), AdminError> {
-    let (org, org_version) = load_org(app, org_id).await?;
-    let now = app.now();
-    let (key, secret) = ApiKey::issue(&org, environment, now);
-    app.store
-        .write(vec![
+    for _ in 0..ADMIN_COMMIT_ATTEMPTS {
+        let (org, org_version) = load_org(app, org_id).await?;
+        let now = app.now();
+        let (key, secret) = ApiKey::issue(&org, environment, now);
+        let ops = vec![
             WriteOp::Put { item: api_key_item(&key, 1)?, condition: Some(Condition::Absent { now_unix: now.timestamp() }) },
-            // The org must not change plan meanwhile, or this key would carry the old one.
+            // The org must not change plan meanwhile, or this key would carry the old one: if it
+            // did, the key is issued again from the organization as it is now.
             WriteOp::Check { key: org_key(&org.id), condition: Condition::Version(org_version) },
-        ])
-        .await?;
-    Ok((key, secret))
+        ];
+        match app.store.write(ops).await {
+            Ok(()) => return Ok((key, secret)),
+            Err(error) if error.lost_race() => back_off().await,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
 }
 
 async fn find_key(app: &App, key_id: &ApiKeyId) -> Result<(ApiKey, u64), AdminError> {
@@ -92,23 +109,43 @@ async fn find_key(app: &App, key_id: &ApiKeyId) -> Result<(ApiKey, u64), AdminEr
     Ok((decode(&item)?, item.version))
 }
 
-/// Revokes a key; it is refused (401) from the next request on. Revoking twice is harmless.
+/// Revokes a key; it is refused (401) from the next request on. Revoking twice is harmless; a
+/// change to the key meanwhile (a plan copied onto it) is read again, never lost or an error.
 pub async fn revoke_key(app: &App, key_id: &ApiKeyId) -> Result<ApiKey, AdminError> {
-    let (mut key, version) = find_key(app, key_id).await?;
-    if key.revoked_at.is_some() {
-        return Ok(key);
+    for _ in 0..ADMIN_COMMIT_ATTEMPTS {
+        let (mut key, version) = find_key(app, key_id).await?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        key.revoked_at = Some(app.now());
+        match app.store.write(vec![WriteOp::Put { item: api_key_item(&key, version + 1)?, condition: Some(Condition::Version(version)) }]).await {
+            Ok(()) => return Ok(key),
+            Err(error) if error.lost_race() => back_off().await,
+            Err(error) => return Err(error.into()),
+        }
     }
-    key.revoked_at = Some(app.now());
-    app.store.write(vec![WriteOp::Put { item: api_key_item(&key, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
-    Ok(key)
+    Err(StoreError::Contention.into())
+}
+
+/// Changes an organization record on its version; a concurrent change (another operator, a key
+/// created meanwhile) makes it read again and apply `change` to what is there.
+async fn update_org(app: &App, org_id: &OrgId, change: impl Fn(&mut Organization)) -> Result<Organization, AdminError> {
+    for _ in 0..ADMIN_COMMIT_ATTEMPTS {
+        let (mut org, version) = load_org(app, org_id).await?;
+        change(&mut org);
+        match app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await {
+            Ok(()) => return Ok(org),
+            Err(error) if error.lost_race() => back_off().await,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
 }
 
 /// Changes an organization's plan, then the copy on each of its keys (a request reads only its
 /// key): see [`copy_to_keys`].
 pub async fn set_plan(app: &App, org_id: &OrgId, plan: Plan) -> Result<Organization, AdminError> {
-    let (mut org, version) = load_org(app, org_id).await?;
-    org.plan = plan;
-    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    let org = update_org(app, org_id, |org| org.plan = plan).await?;
     copy_to_keys(app, &org, |_| true, |key| key.plan = plan).await?;
     Ok(org)
 }
@@ -144,7 +181,7 @@ const COPY_PASSES: usize = 3;
 /// One chunk of keys: read, updated where the update changes them, written on their versions.
 /// Returns how many were changed.
 async fn copy_to_chunk(app: &App, keys: &[ItemKey], applies: &impl Fn(&ApiKey) -> bool, update: &impl Fn(&mut ApiKey)) -> Result<usize, AdminError> {
-    for _ in 0..super::COMMIT_ATTEMPTS {
+    for _ in 0..ADMIN_COMMIT_ATTEMPTS {
         let mut ops = Vec::new();
         for item in app.store.get(keys).await?.into_iter().flatten() {
             let mut key: ApiKey = decode(&item)?;
@@ -160,7 +197,7 @@ async fn copy_to_chunk(app: &App, keys: &[ItemKey], applies: &impl Fn(&ApiKey) -
         let changed = ops.len();
         match app.store.write(ops).await {
             Ok(()) => return Ok(changed),
-            Err(error) if error.lost_race() => continue,
+            Err(error) if error.lost_race() => back_off().await,
             Err(error) => return Err(error.into()),
         }
     }
@@ -175,26 +212,24 @@ pub async fn set_amount_tolerance(app: &App, org_id: &OrgId, tolerance: Decimal)
     if tolerance < Decimal::ZERO || tolerance.scale() > crate::domain::chain::TOKEN_DECIMALS || tolerance > Decimal::from(MAX_TOLERANCE) {
         return Err(AdminError::Invalid(format!("the tolerance must be an amount from 0 to {MAX_TOLERANCE} with at most 6 decimals")));
     }
-    let (mut org, version) = load_org(app, org_id).await?;
-    org.amount_tolerance = tolerance;
-    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
-    Ok(org)
+    update_org(app, org_id, |org| org.amount_tolerance = tolerance).await
 }
 
 /// Sets which transfers may settle an organization's payouts in one environment.
 pub async fn set_sender_policy(app: &App, org_id: &OrgId, environment: Environment, policy: SenderPolicy) -> Result<Organization, AdminError> {
-    let (mut org, version) = load_org(app, org_id).await?;
-    org.sender_policies.insert(environment, policy);
-    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
-    Ok(org)
+    update_org(app, org_id, |org| {
+        org.sender_policies.insert(environment, policy);
+    })
+    .await
 }
 
 /// Sets an organization's request rate limits in one environment, then copies them onto that
 /// environment's keys (a request reads only its key) as [`copy_to_keys`] does.
 pub async fn set_rate_limits(app: &App, org_id: &OrgId, environment: Environment, limits: RateLimits) -> Result<Organization, AdminError> {
-    let (mut org, version) = load_org(app, org_id).await?;
-    org.rate_limits.insert(environment, limits);
-    app.store.write(vec![WriteOp::Put { item: org_item(&org, version + 1)?, condition: Some(Condition::Version(version)) }]).await?;
+    let org = update_org(app, org_id, |org| {
+        org.rate_limits.insert(environment, limits);
+    })
+    .await?;
     copy_to_keys(app, &org, |key| key.environment == environment, |key| key.rate_limits = Some(limits)).await?;
     Ok(org)
 }
