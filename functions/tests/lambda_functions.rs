@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use payouts_tests::aws;
-use payouts_tests::aws_proxy::RecordingAwsProxy;
+use payouts_tests::aws_proxy::{RecordedCall, RecordingAwsProxy};
 use payouts_tests::lambda_runtime::{FunctionProcess, Outcome};
 use payouts_tests::lambda_stack::{Deployment, INVOKE_TIMEOUT, STACK, Stack, access_key_of, deploy, profile_dir, queue_arn, sqs_batch};
 use payouts_tests::receiver::{Answer, Receiver};
@@ -125,23 +125,33 @@ fn assert_least_privilege(template: &Template, resolver: &Resolver, stack: &Stac
     }
 }
 
+/// The partition keys one call writes with `kind` (`Update` or `Put`), alone (`UpdateItem`,
+/// `PutItem`) or in a transaction.
+fn written_pks(call: &RecordedCall, kind: &str) -> Vec<String> {
+    let request: Value = serde_json::from_slice(&call.request).unwrap_or_default();
+    let (single, key_field) = if kind == "Put" { ("PutItem", "Item") } else { ("UpdateItem", "Key") };
+    let writes: Vec<&Value> = match call.target.rsplit('.').next() {
+        Some(operation) if operation == single => vec![&request],
+        Some("TransactWriteItems") => request["TransactItems"].as_array().into_iter().flatten().filter_map(|item| item.get(kind)).collect(),
+        _ => Vec::new(),
+    };
+    writes.iter().map(|write| write[key_field]["pk"]["S"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+/// The `dynamodb:LeadingKeys` a template policy's first statement is limited to.
+fn leading_keys<'a>(template: &'a Template, policy: &str) -> &'a Value {
+    &template.0["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+}
+
 /// What the template's `dynamodb:LeadingKeys` condition on `UpdateItem` lets through, checked
 /// on the calls themselves (the emulator does not evaluate IAM conditions): every update, alone
 /// or in a transaction, is of a rate-limit counter (`RATE#…`), and every metered route made one.
 fn assert_only_counters_update(template: &Template, stack: &Stack, proxy: &RecordingAwsProxy) {
-    let policy = &template.0["Resources"]["PayoutsTableCountPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
-    assert_eq!(policy["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], json!(["RATE#*"]), "{policy}");
+    assert_eq!(leading_keys(template, "PayoutsTableCountPolicy"), &json!(["RATE#*"]));
     let mut counted = BTreeSet::new();
     for call in proxy.calls() {
-        let request: Value = serde_json::from_slice(&call.request).unwrap_or_default();
-        let updates: Vec<&Value> = match call.target.rsplit('.').next() {
-            Some("UpdateItem") => vec![&request],
-            Some("TransactWriteItems") => request["TransactItems"].as_array().into_iter().flatten().filter_map(|item| item.get("Update")).collect(),
-            _ => continue,
-        };
-        for update in updates {
-            let pk = update["Key"]["pk"]["S"].as_str().unwrap_or("");
-            assert!(pk.starts_with("RATE#"), "an update of something other than a rate-limit counter: {update}");
+        for pk in written_pks(&call, "Update") {
+            assert!(pk.starts_with("RATE#"), "an update of something other than a rate-limit counter: {pk}");
             counted.insert(call.access_key.clone());
         }
     }
@@ -155,28 +165,16 @@ fn assert_only_counters_update(template: &Template, stack: &Stack, proxy: &Recor
 /// The same for `PayoutsTableEndpointDirectoryPolicy`: a function whose only put grant it is (the
 /// webhook delete) puts nothing but endpoint directories (`WEDIR#…`), alone or in a transaction.
 fn assert_only_endpoint_directories_put(template: &Template, stack: &Stack, proxy: &RecordingAwsProxy) {
-    let policy = &template.0["Resources"]["PayoutsTableEndpointDirectoryPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
-    assert_eq!(policy["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], json!(["WEDIR#*"]), "{policy}");
+    assert_eq!(leading_keys(template, "PayoutsTableEndpointDirectoryPolicy"), &json!(["WEDIR#*"]));
     for (binary, (spec, _)) in &stack.functions {
         let sources: Vec<String> = template.grants(spec).iter().map(|grant| grant.source.clone()).collect();
         if !sources.iter().any(|s| s == "PayoutsTableEndpointDirectoryPolicy") || sources.iter().any(|s| s == "PayoutsTableWritePolicy") {
             continue;
         }
-        let mut put = false;
-        for call in proxy.calls().into_iter().filter(|call| call.access_key == access_key_of(binary)) {
-            let request: Value = serde_json::from_slice(&call.request).unwrap_or_default();
-            let puts: Vec<&Value> = match call.target.rsplit('.').next() {
-                Some("PutItem") => vec![&request],
-                Some("TransactWriteItems") => request["TransactItems"].as_array().into_iter().flatten().filter_map(|item| item.get("Put")).collect(),
-                _ => continue,
-            };
-            for item in puts {
-                let pk = item["Item"]["pk"]["S"].as_str().unwrap_or("");
-                assert!(pk.starts_with("WEDIR#"), "{binary} put something other than an endpoint directory: {item}");
-                put = true;
-            }
-        }
-        assert!(put, "{binary} is granted endpoint-directory puts but never made one");
+        let puts: Vec<String> =
+            proxy.calls().iter().filter(|call| call.access_key == access_key_of(binary)).flat_map(|call| written_pks(call, "Put")).collect();
+        assert!(!puts.is_empty(), "{binary} is granted endpoint-directory puts but never made one");
+        assert!(puts.iter().all(|pk| pk.starts_with("WEDIR#")), "{binary} put something other than an endpoint directory: {puts:?}");
     }
 }
 

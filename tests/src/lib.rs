@@ -330,6 +330,22 @@ pub const GUIDE_REQUEST: &str = r#"{
   }"#;
 
 /// [`GUIDE_REQUEST`] as a value to edit (re-serialized, its amount reads 500.0).
+/// A record that does not decode (a truncated body, as a hand edit or a newer writer may leave),
+/// keyed `pk`/`X`, sorted first (`sk`) in one index partition so a sweep meets it before anything
+/// else.
+pub fn undecodable_item(pk: &str, index: IndexName, partition: String, sk: &str) -> payouts::ports::store::Item {
+    let mut indexes = [None, None, None, None];
+    indexes[index.position()] = Some(payouts::ports::store::IndexKey { pk: partition, sk: sk.to_owned() });
+    payouts::ports::store::Item {
+        key: payouts::ports::store::ItemKey::new(pk, "X"),
+        version: 1,
+        expires_at: None,
+        indexes,
+        attrs: Default::default(),
+        body: "{\"status\": \"from-the-future\"".to_owned(),
+    }
+}
+
 pub fn guide_body() -> Value {
     serde_json::from_str(GUIDE_REQUEST).expect("the guide request is JSON")
 }

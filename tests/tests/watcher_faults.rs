@@ -225,17 +225,10 @@ async fn one_undecodable_record_stops_nobody_else_dynamodb() {
 }
 
 async fn one_undecodable_record_stops_nobody_else(store: StoreKind) {
-    use payouts::ports::store::{IndexKey, Item, ItemKey, WriteOp};
+    use payouts::ports::store::{IndexName, WriteOp};
     use payouts::service::records;
     let rig = WatchRig::start_on(store).await;
-    let broken = |pk: &str, partition: String, sk: &str| Item {
-        key: ItemKey::new(pk, "X"),
-        version: 1,
-        expires_at: None,
-        indexes: [None, None, Some(IndexKey { pk: partition, sk: sk.to_owned() }), None],
-        attrs: BTreeMap::new(),
-        body: "{\"not\": \"a record\"".to_owned(),
-    };
+    let broken = |pk: &str, partition: String, sk: &str| payouts_tests::undecodable_item(pk, IndexName::Gsi3, partition, sk);
     let items = vec![
         // Sorted first in both partitions, so a sweep meets them before anything else.
         broken("PO#po_000000000000000000000000", records::watch_partition(Environment::Sandbox, Chain::Base), "00000000000000000000#po_0"),

@@ -627,30 +627,30 @@ async fn a_new_endpoint_gets_past_events_since_backfill_since_on_both_stores() {
 /// endpoints still get the event, and another organization's due retry is still sent.
 #[tokio::test]
 async fn one_undecodable_endpoint_or_delivery_stops_nobody_else_on_both_stores() {
-    use payouts::ports::store::{IndexKey, Item, ItemKey, WriteOp};
+    use payouts::ports::store::{IndexName, ItemKey, WriteOp};
     use payouts::service::records;
     for h in [Harness::embedded().await, Harness::dynamodb().await] {
-        let broken = |pk: &str, slot: usize, partition: String| {
-            let mut indexes = [None, None, None, None];
-            indexes[slot] = Some(IndexKey { pk: partition, sk: "00000000000000000000#x".to_owned() });
-            Item {
-                key: ItemKey::new(pk, "X"),
-                version: 1,
-                expires_at: None,
-                indexes,
-                attrs: Default::default(),
-                body: "{\"status\": \"from-the-future\"".to_owned(),
-            }
-        };
+        let broken = |pk: &str, index: IndexName, partition: String| payouts_tests::undecodable_item(pk, index, partition, "00000000000000000000#x");
         let receiver = Receiver::start().await;
         create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
         let other = h.tenant(Plan::Enterprise).await;
         let flaky = Receiver::start_with(vec![Answer::status(503)], Answer::status(200)).await;
         create_endpoint(&h, &other.sandbox, &flaky.url, &["payout.created"]).await;
+        // A broken endpoint listed in the organization's endpoint directory (what the fan-out
+        // reads) and sorted first in its endpoints index; a broken delivery first in the due
+        // partition.
+        let sandbox = payouts::domain::chain::Environment::Sandbox;
+        let broken_id = payouts::domain::ids::WebhookId::parse("we_000000000000000000000000").unwrap();
+        let mut endpoint = broken("WE#we_000000000000000000000000", IndexName::Gsi1, records::endpoints_of(&h.tenant.org, sandbox));
+        endpoint.key = records::endpoint_key(&broken_id);
+        let directory_key = records::endpoint_directory_key(&h.tenant.org, sandbox);
+        let listed = h.app.store.get(std::slice::from_ref(&directory_key)).await.unwrap().pop().flatten().unwrap();
+        let mut directory: records::EndpointDirectory = records::decode(&listed).unwrap();
+        directory.endpoints.insert(0, broken_id.clone());
         let items = vec![
-            // Sorted first in the organization's endpoints and in the due partition.
-            broken("WE#we_000000000000000000000000", 0, records::endpoints_of(&h.tenant.org, payouts::domain::chain::Environment::Sandbox)),
-            broken("DEL#we_000000000000000000000000#evt_0", 2, records::DUE_PARTITION.to_owned()),
+            endpoint,
+            records::endpoint_directory_item(&h.tenant.org, sandbox, &directory, listed.version + 1).unwrap(),
+            broken("DEL#we_000000000000000000000000#evt_0", IndexName::Gsi3, records::DUE_PARTITION.to_owned()),
         ];
         h.app.store.write(items.into_iter().map(|item| WriteOp::Put { item, condition: None }).collect()).await.unwrap();
 
@@ -666,8 +666,7 @@ async fn one_undecodable_endpoint_or_delivery_stops_nobody_else_on_both_stores()
         assert_eq!((report.attempts, report.succeeded, report.errors), (1, 1, 0), "the retry went out past the broken record: {report:?}");
         assert_eq!(flaky.received().len(), 2);
         // The broken records are left for an operator, untouched.
-        let kept =
-            h.app.store.get(&[ItemKey::new("WE#we_000000000000000000000000", "X"), ItemKey::new("DEL#we_000000000000000000000000#evt_0", "X")]).await.unwrap();
+        let kept = h.app.store.get(&[records::endpoint_key(&broken_id), ItemKey::new("DEL#we_000000000000000000000000#evt_0", "X")]).await.unwrap();
         assert!(kept.iter().all(|item| item.as_ref().is_some_and(|item| item.version == 1)));
     }
 }
@@ -953,4 +952,30 @@ async fn a_retry_message_for_an_attempt_already_made_is_dropped() {
     h.clock.advance(chrono::Duration::seconds(6));
     assert_eq!(d.on_retry_message(&second).await.unwrap().attempts, 1, "the current one is acted on");
     assert_eq!(receiver.received().len(), 3);
+}
+
+/// An organization whose endpoints were made before the endpoint directory existed: the fan-out
+/// finds them through the endpoints index, and its first create or delete starts the directory
+/// from them, so they count toward the ceiling.
+#[tokio::test]
+async fn endpoints_made_before_the_directory_still_get_events_and_count_on_both_stores() {
+    use payouts::ports::store::WriteOp;
+    use payouts::service::records;
+    for mut h in [Harness::embedded().await, Harness::dynamodb().await] {
+        h.app.limits.webhook_endpoints = 2;
+        let receiver = Receiver::start().await;
+        create_endpoint(&h, &h.tenant.sandbox, &receiver.url, &["payout.created"]).await;
+        let directory = records::endpoint_directory_key(&h.tenant.org, payouts::domain::chain::Environment::Sandbox);
+        h.app.store.write(vec![WriteOp::Delete { key: directory.clone(), condition: None }]).await.unwrap();
+
+        let report = dispatcher(&h, "0,5s", Duration::from_secs(5)).dispatch_event(&created_event(&h, &h.tenant.sandbox).await).await.unwrap();
+        assert_eq!((report.deliveries_created, report.succeeded), (1, 1), "{report:?}");
+
+        let body = json!({"url": receiver.url, "events": ["payout.created"]}).to_string();
+        assert_eq!(h.call(Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&body)).await.status, 201);
+        let refused = h.call(Method::POST, "/v1/webhooks", Some(&h.tenant.sandbox), Some(&body)).await;
+        assert_eq!((refused.status, refused.error().1.as_str()), (409, "endpoint_limit_reached"), "the older endpoint counts: {}", refused.json);
+        let listed: records::EndpointDirectory = records::decode(&h.app.store.get(&[directory]).await.unwrap().pop().flatten().unwrap()).unwrap();
+        assert_eq!(listed.endpoints.len(), 2);
+    }
 }

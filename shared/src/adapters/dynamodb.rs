@@ -364,39 +364,20 @@ impl DynamoDbStore {
         let OpExpressions { update, text, names, values } = op_expressions(&op);
         let condition_failed = || StoreError::ConditionFailed { failed: vec![position] };
         match op {
+            // Unconditional from here on: a retry after a lost answer writes the same again.
             WriteOp::Put { item, .. } => {
-                let result = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item_attrs(&item)))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .send()
-                    .await;
+                let result = self.client.put_item().table_name(&self.table).set_item(Some(item_attrs(&item))).send().await;
                 match result {
                     Ok(_) => Ok(()),
-                    Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(condition_failed()),
                     // The item is in another request's transaction at this moment: a race to retry.
                     Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_conflict_exception()) => Err(StoreError::Contention),
                     Err(e) => Err(unavailable("PutItem", &e)),
                 }
             }
             WriteOp::Delete { key, .. } => {
-                let result = self
-                    .client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(key_attrs(&key)))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .send()
-                    .await;
+                let result = self.client.delete_item().table_name(&self.table).set_key(Some(key_attrs(&key))).send().await;
                 match result {
                     Ok(_) => Ok(()),
-                    Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(condition_failed()),
                     Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_conflict_exception()) => Err(StoreError::Contention),
                     Err(e) => Err(unavailable("DeleteItem", &e)),
                 }
@@ -426,13 +407,13 @@ impl DynamoDbStore {
         }
     }
 
-    fn transact_item(&self, op: WriteOp) -> Result<TransactWriteItem, StoreError> {
-        let OpExpressions { update, text, names, values } = op_expressions(&op);
+    fn transact_item(&self, op: &WriteOp) -> Result<TransactWriteItem, StoreError> {
+        let OpExpressions { update, text, names, values } = op_expressions(op);
         let item = match op {
             WriteOp::Put { item, .. } => TransactWriteItem::builder().put(
                 Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(item_attrs(&item)))
+                    .set_item(Some(item_attrs(item)))
                     .set_condition_expression(text)
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
@@ -442,7 +423,7 @@ impl DynamoDbStore {
             WriteOp::Delete { key, .. } => TransactWriteItem::builder().delete(
                 Delete::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_attrs(&key)))
+                    .set_key(Some(key_attrs(key)))
                     .set_condition_expression(text)
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
@@ -452,7 +433,7 @@ impl DynamoDbStore {
             WriteOp::Check { key, .. } => TransactWriteItem::builder().condition_check(
                 ConditionCheck::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_attrs(&key)))
+                    .set_key(Some(key_attrs(key)))
                     .set_condition_expression(text)
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
@@ -462,7 +443,7 @@ impl DynamoDbStore {
             WriteOp::Count { key, .. } => TransactWriteItem::builder().update(
                 Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_attrs(&key)))
+                    .set_key(Some(key_attrs(key)))
                     .set_update_expression(update)
                     .set_condition_expression(text)
                     .set_expression_attribute_names(names)
@@ -485,35 +466,19 @@ impl DynamoDbStore {
         if let Some(op) = ops.iter().find(|op| !seen.insert(op.key().clone())) {
             return Err(StoreError::Unavailable(format!("DynamoDB TransactWriteItems: two ops on {:?} in one write (DynamoDB refuses that)", op.key())));
         }
-        // What the write leaves behind, to recognise it in the table if its answer was lost.
-        let puts: Vec<Item> = ops.iter().filter_map(|op| if let WriteOp::Put { item, .. } = op { Some(item.clone()) } else { None }).collect();
-        let deletes: Vec<ItemKey> = ops.iter().filter_map(|op| if let WriteOp::Delete { key, .. } = op { Some(key.clone()) } else { None }).collect();
-        let items = ops.into_iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
+        let items = ops.iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
         // The SDK fills ClientRequestToken, so on AWS its own retries of this call are
         // idempotent; the attempts are counted for the check below.
         let attempts = Arc::new(AtomicU32::new(0));
         let result = self.client.transact_write_items().set_transact_items(Some(items)).customize().interceptor(AttemptCounter(attempts.clone())).send().await;
-        let failure = self.transaction_failure(result);
-        match failure {
+        match Self::transaction_failure(result) {
             // The SDK retried (the first attempt's answer was lost or late) and the retry failed
             // its condition, where the request token did not answer it first (an emulator, a
-            // token past its 10 minutes): if every item it puts is in the table exactly as put
-            // and every item it deletes is gone, the first attempt made the write.
-            Err(StoreError::ConditionFailed { failed }) if attempts.load(Ordering::SeqCst) > 1 && !(puts.is_empty() && deletes.is_empty()) => {
-                let keys: Vec<ItemKey> = puts.iter().map(|item| item.key.clone()).chain(deletes.iter().cloned()).collect();
-                let stored = self.get(&keys).await?;
-                let (stored_puts, stored_deletes) = stored.split_at(puts.len());
-                let made = puts
-                    .iter()
-                    .zip(stored_puts)
-                    .all(|(put, stored)| stored.as_ref().is_some_and(|stored| stored.version == put.version && stored.body == put.body))
-                    && stored_deletes.iter().all(Option::is_none);
-                if made {
-                    tracing::info!(
-                        puts = puts.len(),
-                        deletes = deletes.len(),
-                        "a retried write refused by its condition is in the table as written: its first attempt made it"
-                    );
+            // token past its 10 minutes): if the table holds what the write leaves, the first
+            // attempt made it.
+            Err(StoreError::ConditionFailed { failed }) if attempts.load(Ordering::SeqCst) > 1 => {
+                if self.holds_the_result_of(&ops).await? {
+                    tracing::info!(ops = ops.len(), "a retried write refused by its condition is in the table as written: its first attempt made it");
                     Ok(())
                 } else {
                     Err(StoreError::ConditionFailed { failed })
@@ -523,8 +488,31 @@ impl DynamoDbStore {
         }
     }
 
+    /// Whether every item `ops` put is in the table exactly as put (version and body) and every
+    /// item they delete is gone; `false` for a write that leaves nothing to recognise (checks and
+    /// counts only).
+    async fn holds_the_result_of(&self, ops: &[WriteOp]) -> Result<bool, StoreError> {
+        let left: Vec<(&ItemKey, Option<&Item>)> = ops
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::Put { item, .. } => Some((&item.key, Some(item))),
+                WriteOp::Delete { key, .. } => Some((key, None)),
+                WriteOp::Check { .. } | WriteOp::Count { .. } => None,
+            })
+            .collect();
+        if left.is_empty() {
+            return Ok(false);
+        }
+        let keys: Vec<ItemKey> = left.iter().map(|(key, _)| (*key).clone()).collect();
+        let stored = self.get(&keys).await?;
+        Ok(left.iter().zip(&stored).all(|((_, expected), stored)| match (expected, stored) {
+            (Some(put), Some(stored)) => stored.version == put.version && stored.body == put.body,
+            (None, None) => true,
+            _ => false,
+        }))
+    }
+
     fn transaction_failure(
-        &self,
         result: Result<
             aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
             SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,

@@ -28,3 +28,19 @@ fn counts_add_up_and_a_maximum_keeps_the_largest() {
     assert_eq!(registry.get(&series(Metric::RpcErrors, &[("Environment", "test-a"), ("Chain", "tron")])), Some(&3.0));
     assert_eq!(registry.get(&series(Metric::OldestUnsettledAgeSeconds, &[("Environment", "test-a")])), Some(&30.0));
 }
+
+#[test]
+fn a_record_that_does_not_decode_is_skipped_and_counted() {
+    let skipped = || registry().lock().map(|r| r.get(&series(Metric::RecordsSkipped, &[])).copied().unwrap_or(0.0)).unwrap_or(0.0);
+    let before = skipped();
+    let item = crate::ports::store::Item {
+        key: crate::ports::store::ItemKey::new("EVT#evt_0", "EVT"),
+        version: 1,
+        expires_at: None,
+        indexes: [None, None, None, None],
+        attrs: BTreeMap::new(),
+        body: "{\"id\": \"truncated".to_owned(),
+    };
+    assert!(crate::service::records::decode_or_skip::<crate::domain::event::Event>(&item, "event").is_none());
+    assert!(skipped() >= before + 1.0, "counted in RecordsSkipped");
+}

@@ -168,12 +168,7 @@ pub async fn list_page<R: DeserializeOwned, V>(
     params: &ListParams<'_>,
     view: impl Fn(R) -> Option<V>,
 ) -> Result<ListBody<V>, ApiError> {
-    let page = fetch_page(app.store.as_ref(), &app.cursors, query, params).await?;
-    let mut data = Vec::with_capacity(page.items.len());
-    for item in &page.items {
-        data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));
-    }
-    Ok(ListBody { data, has_more: page.has_more, next_cursor: page.next_cursor })
+    fetch_page(app.store.as_ref(), &app.cursors, query, params).await?.into_body(view)
 }
 
 /// One page of a list response.
@@ -183,20 +178,38 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+impl Page {
+    /// `items`, read one more than `limit` to know whether more exist, cut to `limit`, with the
+    /// cursor after the last (sealed to `query`) when there is more.
+    async fn of(mut items: Vec<Item>, limit: usize, query: &IndexQuery, cursors: &Cursors) -> Result<Page, ApiError> {
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = match items.last().and_then(|last| IndexPosition::of(last, query.index)) {
+            Some(position) if has_more => Some(cursors.seal(query, &position).await?),
+            _ => None,
+        };
+        Ok(Page { items, has_more, next_cursor })
+    }
+
+    /// The list response: each record decoded and turned into its public view (`None` leaves
+    /// it out).
+    pub fn into_body<R: DeserializeOwned, V>(self, view: impl Fn(R) -> Option<V>) -> Result<ListBody<V>, ApiError> {
+        let mut data = Vec::with_capacity(self.items.len());
+        for item in &self.items {
+            data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));
+        }
+        Ok(ListBody { data, has_more: self.has_more, next_cursor: self.next_cursor })
+    }
+}
+
 /// Runs `query` for one page from the request's cursor: asks for one item more than `limit` to
 /// know whether more exist.
 pub async fn fetch_page(store: &dyn Store, cursors: &Cursors, mut query: IndexQuery, params: &ListParams<'_>) -> Result<Page, ApiError> {
     let limit = params.limit;
     query.after = cursors.open_param(&query, params).await?;
     query.limit = limit + 1;
-    let mut items = store.query(&query).await.map_err(ApiError::internal)?;
-    let has_more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last().and_then(|last| IndexPosition::of(last, query.index)) {
-        Some(position) if has_more => Some(cursors.seal(&query, &position).await?),
-        _ => None,
-    };
-    Ok(Page { items, has_more, next_cursor })
+    let items = store.query(&query).await.map_err(ApiError::internal)?;
+    Page::of(items, limit, &query, cursors).await
 }
 
 /// [`list_page`] over several partitions of one index, merged ([`fetch_merged_page`]).
@@ -206,12 +219,7 @@ pub async fn list_merged_page<R: DeserializeOwned, V>(
     params: &ListParams<'_>,
     view: impl Fn(R) -> Option<V>,
 ) -> Result<ListBody<V>, ApiError> {
-    let page = fetch_merged_page(&app.store, &app.cursors, queries, params).await?;
-    let mut data = Vec::with_capacity(page.items.len());
-    for item in &page.items {
-        data.extend(view(decode::<R>(item).map_err(ApiError::internal)?));
-    }
-    Ok(ListBody { data, has_more: page.has_more, next_cursor: page.next_cursor })
+    fetch_merged_page(&app.store, &app.cursors, queries, params).await?.into_body(view)
 }
 
 /// One page across several partitions of one index (several statuses, say), merged in index
@@ -242,18 +250,11 @@ pub async fn fetch_merged_page(store: &Arc<dyn Store>, cursors: &Cursors, querie
         items.extend(page.map_err(ApiError::internal)?.map_err(ApiError::internal)?);
     }
     let index = binding.index;
-    let order = |item: &Item| (item.index(index).map(|key| key.sk.clone()), item.key.clone());
-    items.sort_by_key(order);
+    items.sort_by_key(|item: &Item| (item.index(index).map(|key| key.sk.clone()), item.key.clone()));
     if binding.descending {
         items.reverse();
     }
-    let has_more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last().and_then(|last| IndexPosition::of(last, index)) {
-        Some(position) if has_more => Some(cursors.seal(&binding, &position).await?),
-        _ => None,
-    };
-    Ok(Page { items, has_more, next_cursor })
+    Page::of(items, limit, &binding, cursors).await
 }
 
 #[cfg(test)]
